@@ -1,0 +1,55 @@
+#pragma once
+#include "no_postgres.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace tenant_guard::core {
+
+// Why a token (or a key set) was refused. The adapter maps each reason to a documented SQLSTATE;
+// messages are fixed texts that never contain the token, a claim value or key material.
+enum class Refusal {
+    TokenMalformed,      // not three base64url parts, bad JSON, bad header
+    TokenTooLarge,       // over the size cap
+    AlgorithmNone,       // "alg": "none" or empty
+    AlgorithmUnsupported,// an alg this build does not know
+    AlgorithmMismatch,   // header alg differs from the key's pinned alg
+    UnknownKey,          // kid not in the key set / kid required but absent
+    NoKeys,              // no key set configured or loaded
+    BadSignature,        // MAC/signature does not verify
+    CriticalHeader,      // "crit" present: we understand no extensions
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    MissingExpiry,
+    BadIssuer,
+    BadAudience,
+    MissingTenant,
+    InvalidTenant,       // tenant claim is not a UUID
+    InvalidClaims,       // claims not a JSON object, a time claim not a number, ...
+};
+
+const char* refusal_message(Refusal reason) noexcept;
+
+class TokenRefused : public std::runtime_error {
+public:
+    explicit TokenRefused(Refusal reason) : std::runtime_error(refusal_message(reason)), reason_(reason) {}
+    Refusal reason() const noexcept { return reason_; }
+
+private:
+    Refusal reason_;
+};
+
+// A key set (JWKS) that cannot be used. The message names the problem, never key material.
+class KeySetError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Caller supplied an unusable argument (e.g. claims that are not an object when signing).
+class InvalidArgument : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace tenant_guard::core

@@ -1,0 +1,154 @@
+#include "token.hpp"
+
+#include "base64url.hpp"
+#include "refusal.hpp"
+#include "strict_json.hpp"
+
+#include <cctype>
+
+namespace tenant_guard::core {
+
+namespace {
+
+[[noreturn]] void refuse(Refusal reason) { throw TokenRefused(reason); }
+
+struct CompactParts {
+    std::string_view header, payload, signature;
+};
+
+CompactParts split_compact(std::string_view token) {
+    size_t first = token.find('.');
+    if (first == std::string_view::npos) refuse(Refusal::TokenMalformed);
+    size_t second = token.find('.', first + 1);
+    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
+        refuse(Refusal::TokenMalformed);
+    return {token.substr(0, first), token.substr(first + 1, second - first - 1), token.substr(second + 1)};
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+std::optional<double> numeric_date(const Json& claims, const char* name) {
+    auto it = claims.find(name);
+    if (it == claims.end()) return std::nullopt;
+    if (!it->is_number()) refuse(Refusal::InvalidClaims);
+    return it->get<double>();
+}
+
+bool audience_matches(const Json& aud, const std::string& wanted) {
+    if (aud.is_string()) return aud.get_ref<const std::string&>() == wanted;
+    if (aud.is_array()) {
+        for (const auto& entry : aud)
+            if (entry.is_string() && entry.get_ref<const std::string&>() == wanted) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& policy, std::int64_t now) {
+    auto claims = parse_strict_json(claims_json);
+    if (!claims || !claims->is_object()) refuse(Refusal::InvalidClaims);
+
+    const double skew = static_cast<double>(policy.clock_skew_seconds);
+    const double current = static_cast<double>(now);
+    auto exp = numeric_date(*claims, "exp");
+    auto nbf = numeric_date(*claims, "nbf");
+    auto iat = numeric_date(*claims, "iat");
+    if (!exp && policy.require_exp) refuse(Refusal::MissingExpiry);
+    // exp: "on or after which the JWT MUST NOT be accepted" (RFC 7519 4.1.4), plus leeway.
+    if (exp && current >= *exp + skew) refuse(Refusal::Expired);
+    if (nbf && current + skew < *nbf) refuse(Refusal::NotYetValid);
+    if (iat && *iat > current + skew) refuse(Refusal::IssuedInFuture);
+
+    if (!policy.issuer.empty()) {
+        auto iss = claims->find("iss");
+        if (iss == claims->end() || !iss->is_string() || iss->get_ref<const std::string&>() != policy.issuer)
+            refuse(Refusal::BadIssuer);
+    }
+    if (!policy.audience.empty()) {
+        auto aud = claims->find("aud");
+        if (aud == claims->end() || !audience_matches(*aud, policy.audience)) refuse(Refusal::BadAudience);
+    }
+
+    VerifiedToken result;
+    auto tenant = claims->find(policy.tenant_claim);
+    if (tenant == claims->end() || tenant->is_null()) refuse(Refusal::MissingTenant);
+    if (!tenant->is_string()) refuse(Refusal::InvalidTenant);
+    auto tenant_id = parse_tenant_id(tenant->get_ref<const std::string&>());
+    if (!tenant_id) refuse(Refusal::InvalidTenant);
+    result.tenant = *tenant_id;
+
+    auto sub = claims->find("sub");
+    if (sub != claims->end()) {
+        if (!sub->is_string()) refuse(Refusal::InvalidClaims);
+        result.subject = sub->get<std::string>();
+    }
+    result.claims_json = claims->dump();
+    return result;
+}
+
+VerifiedToken verify_token(std::string_view token, const KeySet& keys, const ClaimPolicy& policy, std::int64_t now) {
+    if (token.size() > kMaxTokenBytes) refuse(Refusal::TokenTooLarge);
+    CompactParts parts = split_compact(token);
+
+    auto header_bytes = base64url_decode(parts.header);
+    if (!header_bytes) refuse(Refusal::TokenMalformed);
+    auto header = parse_strict_json(*header_bytes);
+    if (!header || !header->is_object()) refuse(Refusal::TokenMalformed);
+
+    auto alg_member = header->find("alg");
+    if (alg_member == header->end() || !alg_member->is_string()) refuse(Refusal::TokenMalformed);
+    const auto& alg_name = alg_member->get_ref<const std::string&>();
+    if (alg_name.empty() || equals_ignoring_case(alg_name, "none")) refuse(Refusal::AlgorithmNone);
+    auto alg = algorithm_from_name(alg_name);
+    if (!alg) refuse(Refusal::AlgorithmUnsupported);
+    // RFC 7515 4.1.11: extensions we do not implement (e.g. "b64": false) must make us refuse.
+    if (header->contains("crit")) refuse(Refusal::CriticalHeader);
+
+    std::optional<std::string> kid;
+    if (auto member = header->find("kid"); member != header->end()) {
+        if (!member->is_string()) refuse(Refusal::TokenMalformed);
+        kid = member->get<std::string>();
+    }
+    if (keys.empty()) refuse(Refusal::NoKeys);
+    const VerificationKey* key = keys.find(kid ? &*kid : nullptr);
+    if (key == nullptr) refuse(Refusal::UnknownKey);
+    // The key decides the algorithm; the header only has to agree (no algorithm confusion).
+    if (key->algorithm() != *alg) refuse(Refusal::AlgorithmMismatch);
+
+    auto signature = base64url_decode(parts.signature);
+    if (!signature) refuse(Refusal::TokenMalformed);
+    std::string_view signing_input = token.substr(0, parts.header.size() + 1 + parts.payload.size());
+    if (!key->verify(signing_input, *signature)) refuse(Refusal::BadSignature);
+
+    auto payload = base64url_decode(parts.payload);
+    if (!payload) refuse(Refusal::TokenMalformed);
+    VerifiedToken result = validate_claims(*payload, policy, now);
+    result.kid = key->kid();
+    result.alg = key->algorithm();
+    return result;
+}
+
+std::string sign_token(std::string_view claims_json, const KeySet& keys, const std::string* kid) {
+    auto claims = parse_strict_json(claims_json);
+    if (!claims || !claims->is_object()) throw InvalidArgument("claims must be a JSON object");
+    if (keys.empty()) throw InvalidArgument("no keys are configured");
+    const VerificationKey* key = keys.find(kid);
+    if (key == nullptr)
+        throw InvalidArgument(kid ? "no key with that kid" : "the key set has several keys: name one by kid");
+    if (!key->can_sign()) throw InvalidArgument("that key cannot sign");
+
+    Json header = {{"alg", std::string(algorithm_name(key->algorithm()))}, {"typ", "JWT"}};
+    if (!key->kid().empty()) header["kid"] = key->kid();
+    std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(claims->dump());
+    std::string signature = key->sign(signing_input);
+    return signing_input + "." + base64url_encode(signature);
+}
+
+}  // namespace tenant_guard::core

@@ -1,0 +1,46 @@
+#pragma once
+#include "no_postgres.hpp"
+
+#include "algorithm.hpp"
+#include "keys.hpp"
+#include "tenant_uuid.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tenant_guard::core {
+
+inline constexpr size_t kMaxTokenBytes = 16 * 1024;
+
+// What a token must satisfy besides its signature (RFC 7519 section 4.1).
+struct ClaimPolicy {
+    std::string tenant_claim = "tenant_id";
+    bool require_exp = true;
+    std::int64_t clock_skew_seconds = 30;
+    std::string issuer;    // empty: not enforced
+    std::string audience;  // empty: not enforced
+};
+
+struct VerifiedToken {
+    TenantId tenant;
+    std::optional<std::string> subject;
+    std::string claims_json;  // the verified payload, compact
+    std::string kid;
+    Algorithm alg = Algorithm::HS256;
+};
+
+// Verifies a JWS compact-serialised JWT and its claims. The payload is not parsed until the
+// signature has verified. Throws TokenRefused; the reason never carries token or key content.
+VerifiedToken verify_token(std::string_view token, const KeySet& keys, const ClaimPolicy& policy,
+                           std::int64_t now_unix_seconds);
+
+// Checks claims alone (exposed for tests of the time/issuer/audience edges).
+VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& policy, std::int64_t now_unix_seconds);
+
+// Mints a token with a key that can sign (HMAC). kid == nullptr: the set must hold exactly one key.
+// Throws InvalidArgument for claims that are not a JSON object or an unusable key choice.
+std::string sign_token(std::string_view claims_json, const KeySet& keys, const std::string* kid);
+
+}  // namespace tenant_guard::core
