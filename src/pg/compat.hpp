@@ -1,0 +1,33 @@
+// Differences between PostgreSQL major versions, in one place. Target: 15; kept buildable for 13-17.
+#pragma once
+
+#if PG_VERSION_NUM < 130000
+#error "tenant_guard needs PostgreSQL 13 or newer"
+#endif
+
+// PG16 moved GUC memory into a memory context: check-hook "extra" must come from guc_malloc.
+#if PG_VERSION_NUM >= 160000
+#define TG_GUC_EXTRA_ALLOC(size) guc_malloc(LOG, (size))
+#else
+#define TG_GUC_EXTRA_ALLOC(size) malloc(size)
+#endif
+
+// PG15 added MarkGUCPrefixReserved; earlier versions only warn about unknown placeholders.
+#if PG_VERSION_NUM >= 150000
+#define TG_RESERVE_GUC_PREFIX(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define TG_RESERVE_GUC_PREFIX(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+// PG14 added the readOnlyTree argument to ProcessUtility.
+#if PG_VERSION_NUM >= 140000
+#define TG_UTILITY_HOOK_ARGS                                                                            \
+    PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,      \
+        ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define TG_UTILITY_HOOK_PASS pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define TG_UTILITY_HOOK_ARGS                                                                            \
+    PlannedStmt *pstmt, const char *queryString, ProcessUtilityContext context, ParamListInfo params,   \
+        QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define TG_UTILITY_HOOK_PASS pstmt, queryString, context, params, queryEnv, dest, qc
+#endif

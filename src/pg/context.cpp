@@ -1,0 +1,354 @@
+// The context lives in the GUC tenant_guard.tenant_id. Riding on the GUC machinery gives us, from
+// PostgreSQL itself: SET LOCAL scoping (gone at COMMIT/ROLLBACK/PREPARE), restoration on
+// ROLLBACK TO SAVEPOINT, reset by DISCARD ALL / RESET ALL, and a copy in every parallel worker.
+// The GUC is PGC_SUSET (so no ordinary role can SET it) and its check hook accepts a non-empty value
+// only while set_tenant() is installing a verified token, or while a parallel worker copies the
+// leader's state. Nobody, superusers included, can SET a tenant by hand.
+//
+// Two things the GUC cannot do are layered on top:
+//  * Fail closed across ROLLBACK: a failed set_tenant() must leave no context even
+//    though aborting the transaction restores the previous GUC value. Each installed context gets a
+//    generation number; revoke_context() raises a floor below which contexts are dead, and an
+//    ExecutorStart hook clears a dead value from the GUC before any parallel worker could copy it.
+//  * Defence in depth for transaction scope: a transaction-scoped context records which transaction
+//    and subtransaction installed it; the transaction callbacks (xact.cpp) make it dead once that
+//    transaction ends or that subtransaction aborts, whatever the GUC stack says.
+#include "context.hpp"
+
+#include "boundary.hpp"
+#include "key_store.hpp"
+#include "postgres.hpp"
+#include "settings.hpp"
+
+#include "../core/token.hpp"
+
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+const char* const kContextSettingName = "tenant_guard.tenant_id";
+
+namespace {
+
+constexpr int kUuidTextLength = 36;
+
+// GUC "extra" for one context value: one malloc'd block owned by the GUC machinery, so it lives
+// exactly as long as some GUC stack level refers to it. Strings follow the struct.
+struct ContextValue {
+    bool has_tenant;
+    bool is_local;
+    bool from_leader;  // built in a parallel worker from the leader's GUC value
+    pg_uuid_t tenant;
+    char tenant_text[kUuidTextLength + 1];
+    uint64 generation;
+    uint64 transaction_number;
+    SubTransactionId subxid;
+    int32 subject_length;  // -1: no sub claim
+    int32 claims_length;
+    const char* subject() const { return subject_length < 0 ? nullptr : reinterpret_cast<const char*>(this + 1); }
+    const char* claims() const {
+        return reinterpret_cast<const char*>(this + 1) + (subject_length < 0 ? 0 : subject_length + 1);
+    }
+};
+
+// A verified token on its way into the GUC (see install_context()).
+struct PendingContext {
+    const char* tenant_text;
+    pg_uuid_t tenant;
+    bool is_local;
+    const char* subject;
+    const char* claims;
+};
+
+char* context_setting_value = nullptr;
+const ContextValue* active_context = nullptr;
+const PendingContext* pending_context = nullptr;
+
+uint64 next_generation = 1;
+uint64 generation_floor = 1;
+uint64 transaction_number = 1;
+
+// Subtransaction aborts that killed transaction-scoped contexts (cleared at transaction end).
+struct AbortedSubtransaction {
+    SubTransactionId subxid;
+    uint64 generation_at_abort;
+};
+constexpr int kMaxTrackedAborts = 64;
+AbortedSubtransaction aborted_subtransactions[kMaxTrackedAborts];
+int aborted_subtransaction_count = 0;
+SubTransactionId newest_local_subxid = InvalidSubTransactionId;
+
+ExecutorStart_hook_type previous_executor_start = nullptr;
+
+bool killed_by_subtransaction_abort(const ContextValue* value) {
+    for (int i = 0; i < aborted_subtransaction_count; ++i) {
+        const auto& abort = aborted_subtransactions[i];
+        if (value->subxid >= abort.subxid && value->generation < abort.generation_at_abort) return true;
+    }
+    return false;
+}
+
+// The context that counts right now, or nullptr.
+inline const ContextValue* effective_context() {
+    const ContextValue* value = active_context;
+    if (value == nullptr || !value->has_tenant) return nullptr;
+    if (value->from_leader) return value;  // the leader cleared dead values before launching us
+    if (value->generation < generation_floor) return nullptr;
+    if (value->is_local &&
+        (value->transaction_number != transaction_number || killed_by_subtransaction_abort(value)))
+        return nullptr;
+    return value;
+}
+
+ContextValue* allocate_context_value(const char* subject, const char* claims) {
+    size_t subject_length = subject ? strlen(subject) : 0;
+    size_t claims_length = claims ? strlen(claims) : 0;
+    size_t size = sizeof(ContextValue) + (subject ? subject_length + 1 : 0) + claims_length + 1;
+    auto* value = static_cast<ContextValue*>(TG_GUC_EXTRA_ALLOC(size));
+    if (value == nullptr) return nullptr;
+    memset(value, 0, sizeof(ContextValue));
+    value->subject_length = subject ? static_cast<int32>(subject_length) : -1;
+    value->claims_length = static_cast<int32>(claims_length);
+    char* strings = reinterpret_cast<char*>(value + 1);
+    if (subject) {
+        memcpy(strings, subject, subject_length + 1);
+        strings += subject_length + 1;
+    }
+    if (claims) memcpy(strings, claims, claims_length);
+    strings[claims_length] = '\0';
+    return value;
+}
+
+bool check_context_setting(char** newval, void** extra, GucSource /*source*/) {
+    const char* requested = *newval;
+    if (requested == nullptr || requested[0] == '\0') {
+        // Clearing the context is always allowed: it can only take access away.
+        ContextValue* value = allocate_context_value(nullptr, nullptr);
+        if (value == nullptr) return false;
+        *extra = value;
+        return true;
+    }
+    if (pending_context != nullptr && strcmp(requested, pending_context->tenant_text) == 0) {
+        ContextValue* value = allocate_context_value(pending_context->subject, pending_context->claims);
+        if (value == nullptr) return false;
+        value->has_tenant = true;
+        value->is_local = pending_context->is_local;
+        value->tenant = pending_context->tenant;
+        strlcpy(value->tenant_text, requested, sizeof(value->tenant_text));
+        value->generation = next_generation;
+        value->transaction_number = transaction_number;
+        value->subxid = GetCurrentSubTransactionId();
+        *extra = value;
+        return true;
+    }
+    if (InitializingParallelWorker) {
+        auto parsed = core::parse_tenant_id(requested);
+        if (!parsed) return false;
+        ContextValue* value = allocate_context_value(nullptr, nullptr);
+        if (value == nullptr) return false;
+        value->has_tenant = true;
+        value->from_leader = true;
+        memcpy(value->tenant.data, parsed->bytes.data(), UUID_LEN);
+        strlcpy(value->tenant_text, requested, sizeof(value->tenant_text));
+        *extra = value;
+        return true;
+    }
+    GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+    GUC_check_errmsg("tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()");
+    GUC_check_errhint("Present a signed token: SELECT tenant_guard.set_tenant(token).");
+    return false;
+}
+
+void assign_context_setting(const char* /*newval*/, void* extra) {
+    active_context = static_cast<const ContextValue*>(extra);
+}
+
+const char* show_context_setting() {
+    const ContextValue* value = effective_context();
+    return value ? value->tenant_text : "";
+}
+
+void set_context_setting(const char* value, GucAction action) {
+    (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
+}
+
+// Before a query runs (and so before it can start parallel workers, which copy GUC values),
+// replace a revoked context with an empty one.
+void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
+    if (active_context != nullptr && active_context->has_tenant && !active_context->from_leader &&
+        effective_context() == nullptr && IsTransactionState() && !IsParallelWorker())
+        set_context_setting("", GUC_ACTION_SET);
+    if (previous_executor_start)
+        previous_executor_start(query_desc, eflags);
+    else
+        standard_ExecutorStart(query_desc, eflags);
+}
+
+struct VerifiedContext {
+    pg_uuid_t tenant;
+    char tenant_text[kUuidTextLength + 1];
+    char* subject;  // palloc'd or nullptr
+    char* claims;   // palloc'd
+};
+
+// Runs the core verifier; on refusal fills `failure` instead. No PostgreSQL error is raised here.
+bool verify_token_text(const char* token, size_t length, VerifiedContext* out, CoreFailure* failure) {
+    TimestampTz now = GetCurrentTimestamp();
+    const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
+    const char* tenant_claim = settings.tenant_claim;
+    const char* issuer = settings.issuer;
+    const char* audience = settings.audience;
+    return call_core(
+        [&] {
+            auto keys = current_key_set();
+            if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
+            core::ClaimPolicy policy;
+            policy.tenant_claim = tenant_claim ? tenant_claim : "tenant_id";
+            policy.require_exp = settings.require_exp;
+            policy.clock_skew_seconds = settings.clock_skew_seconds;
+            policy.issuer = issuer ? issuer : "";
+            policy.audience = audience ? audience : "";
+            core::VerifiedToken verified = core::verify_token(std::string_view(token, length), *keys, policy, now_unix);
+            memcpy(out->tenant.data, verified.tenant.bytes.data(), UUID_LEN);
+            std::string text = verified.tenant.to_string();
+            memcpy(out->tenant_text, text.c_str(), kUuidTextLength + 1);
+            out->subject = verified.subject ? pstrdup_or_throw(*verified.subject) : nullptr;
+            out->claims = pstrdup_or_throw(verified.claims_json);
+        },
+        failure);
+}
+
+void install_context(const VerifiedContext& verified, bool is_local) {
+    PendingContext pending{verified.tenant_text, verified.tenant, is_local, verified.subject, verified.claims};
+    pending_context = &pending;
+    PG_TRY();
+    {
+        set_context_setting(verified.tenant_text, is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET);
+    }
+    PG_FINALLY();
+    {
+        pending_context = nullptr;
+    }
+    PG_END_TRY();
+    ++next_generation;
+    if (is_local) {
+        SubTransactionId subxid = GetCurrentSubTransactionId();
+        if (subxid > newest_local_subxid) newest_local_subxid = subxid;
+    }
+}
+
+[[noreturn]] void refuse_and_revoke(int sqlstate, const char* message) {
+    revoke_context();
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
+    pg_unreachable();
+}
+
+}  // namespace
+
+void revoke_context() noexcept {
+    generation_floor = next_generation;
+}
+
+void context_transaction_ended() noexcept {
+    ++transaction_number;
+    aborted_subtransaction_count = 0;
+    newest_local_subxid = InvalidSubTransactionId;
+}
+
+void context_subtransaction_aborted(unsigned int subxid) noexcept {
+    // Only aborts that can contain a transaction-scoped context matter.
+    if (newest_local_subxid == InvalidSubTransactionId || subxid > newest_local_subxid) return;
+    if (aborted_subtransaction_count == kMaxTrackedAborts) {
+        // Out of room: fail closed rather than forget an abort.
+        revoke_context();
+        return;
+    }
+    aborted_subtransactions[aborted_subtransaction_count++] = {subxid, next_generation};
+}
+
+void define_context_setting() {
+    DefineCustomStringVariable(kContextSettingName, "The current tenant (read-only; set by tenant_guard.set_tenant()).",
+                               nullptr, &context_setting_value, "", PGC_SUSET,
+                               GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
+                               check_context_setting, assign_context_setting, show_context_setting);
+}
+
+void install_executor_guard() {
+    previous_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = clear_dead_context_before_execution;
+}
+
+}  // namespace tenant_guard::pg
+
+using namespace tenant_guard::pg;
+
+extern "C" {
+
+TG_SQL_FUNCTION(tg_set_tenant)
+TG_SQL_FUNCTION(tg_current_tenant)
+TG_SQL_FUNCTION(tg_require_tenant)
+TG_SQL_FUNCTION(tg_reset_tenant)
+TG_SQL_FUNCTION(tg_current_claims)
+TG_SQL_FUNCTION(tg_current_subject)
+
+Datum tg_set_tenant(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant token must not be null");
+    if (PG_ARGISNULL(1)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null");
+    const bool is_local = PG_GETARG_BOOL(1);
+    if (!is_local && !settings.allow_session_context)
+        refuse_and_revoke(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)");
+    // Refuse oversized tokens before detoasting them.
+    if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + tenant_guard::core::kMaxTokenBytes)
+        refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "tenant token rejected: token is too large");
+    text* token = PG_GETARG_TEXT_PP(0);
+
+    VerifiedContext verified{};
+    CoreFailure failure;
+    if (!verify_token_text(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &verified, &failure)) {
+        revoke_context();
+        raise_core_failure(failure);
+    }
+    install_context(verified, is_local);
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = verified.tenant;
+    PG_RETURN_UUID_P(result);
+}
+
+Datum tg_current_tenant(PG_FUNCTION_ARGS) {
+    const auto* value = effective_context();
+    if (value == nullptr) PG_RETURN_NULL();
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = value->tenant;
+    PG_RETURN_UUID_P(result);
+}
+
+Datum tg_require_tenant(PG_FUNCTION_ARGS) {
+    const auto* value = effective_context();
+    if (value == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
+                        errhint("Call tenant_guard.set_tenant(token) first.")));
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = value->tenant;
+    PG_RETURN_UUID_P(result);
+}
+
+// Transactional like RESET: ROLLBACK (TO SAVEPOINT) brings back the context that held before.
+Datum tg_reset_tenant(PG_FUNCTION_ARGS) {
+    set_context_setting("", GUC_ACTION_SET);
+    PG_RETURN_VOID();
+}
+
+Datum tg_current_claims(PG_FUNCTION_ARGS) {
+    const auto* value = effective_context();
+    if (value == nullptr || value->from_leader) PG_RETURN_NULL();
+    PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(value->claims())));
+}
+
+Datum tg_current_subject(PG_FUNCTION_ARGS) {
+    const auto* value = effective_context();
+    if (value == nullptr || value->subject() == nullptr) PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(cstring_to_text(value->subject()));
+}
+
+}  // extern "C"

@@ -1,0 +1,18 @@
+// The tenant context: who the current transaction or session acts for.
+#pragma once
+
+namespace tenant_guard::pg {
+
+void define_context_setting();   // tenant_guard.tenant_id, the protected GUC that holds the context
+void install_executor_guard();   // keeps revoked contexts out of parallel workers
+
+// Makes every context set so far unusable, even if a later ROLLBACK restores the GUC value.
+void revoke_context() noexcept;
+
+// Called by the transaction callbacks.
+void context_transaction_ended() noexcept;
+void context_subtransaction_aborted(unsigned int subxid) noexcept;
+
+extern const char* const kContextSettingName;
+
+}  // namespace tenant_guard::pg

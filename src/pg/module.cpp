@@ -1,0 +1,26 @@
+// _PG_init: define settings, install hooks, register callbacks. Nothing else.
+#include "context.hpp"
+#include "key_store.hpp"
+#include "postgres.hpp"
+#include "settings.hpp"
+#include "utility_guard.hpp"
+#include "xact.hpp"
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+
+void _PG_init(void) {
+    using namespace tenant_guard::pg;
+    if (process_shared_preload_libraries_in_progress) mark_preloaded();
+    define_settings();
+    define_context_setting();
+    TG_RESERVE_GUC_PREFIX("tenant_guard");
+    register_transaction_callbacks();
+    install_utility_guard();
+    install_executor_guard();
+}
+
+}  // extern "C"

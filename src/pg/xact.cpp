@@ -1,0 +1,40 @@
+// Transaction-end reset. PostgreSQL's GUC stack already drops a SET LOCAL-style context at the end
+// of its transaction; these callbacks make that independent of the GUC stack: once the transaction
+// (or the subtransaction that installed it) is over, a transaction-scoped context is dead even if
+// some code path left the GUC value behind. See context.cpp.
+#include "xact.hpp"
+
+#include "context.hpp"
+#include "postgres.hpp"
+
+namespace tenant_guard::pg {
+
+namespace {
+
+void on_transaction_event(XactEvent event, void* /*arg*/) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+        case XACT_EVENT_PREPARE:
+            context_transaction_ended();
+            break;
+        default:
+            break;
+    }
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId subxid, SubTransactionId /*parent*/,
+                             void* /*arg*/) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) context_subtransaction_aborted(subxid);
+}
+
+}  // namespace
+
+void register_transaction_callbacks() {
+    RegisterXactCallback(on_transaction_event, nullptr);
+    RegisterSubXactCallback(on_subtransaction_event, nullptr);
+}
+
+}  // namespace tenant_guard::pg

@@ -1,0 +1,4 @@
+#pragma once
+namespace tenant_guard::pg {
+void register_transaction_callbacks();
+}
