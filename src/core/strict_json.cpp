@@ -13,6 +13,9 @@ struct Rejected {};
 }  // namespace
 
 std::optional<Json> parse_strict_json(std::string_view text) {
+    // nlohmann's lexer takes a NUL byte for the end of input, so "{}\0garbage" would parse as "{}".
+    // NUL is never valid in JSON text (inside strings it must be escaped), so refuse it outright.
+    if (text.find('\0') != std::string_view::npos) return std::nullopt;
     std::vector<std::set<std::string>> keys_per_open_object;
     int open_containers = 0;
     auto inspect = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) -> bool {

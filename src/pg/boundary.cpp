@@ -46,7 +46,9 @@ void record_current_exception(CoreFailure* failure) noexcept {
 }
 
 void raise_core_failure(const CoreFailure& failure) {
-    ereport(ERROR, (errcode(failure.sqlstate), errmsg("%s", failure.message)));
+    // The failing statement usually carries the token as a literal: keep it out of the server log.
+    ereport(ERROR, (errcode(failure.sqlstate), errmsg("%s", failure.message),
+                    errhidestmt(failure.is_token_refusal), errhidecontext(failure.is_token_refusal)));
     pg_unreachable();
 }
 

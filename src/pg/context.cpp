@@ -239,7 +239,7 @@ void install_context(const VerifiedContext& verified, bool is_local) {
 
 [[noreturn]] void refuse_and_revoke(int sqlstate, const char* message) {
     revoke_context();
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), errhidestmt(true)));
     pg_unreachable();
 }
 

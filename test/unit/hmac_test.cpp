@@ -4,13 +4,13 @@ namespace {
 
 using namespace tg_test;
 
-// RFC 7515 Appendix A.1: the HS256 JWS example.
+// RFC 7515 Appendix A.1: the HS256 JWS example (also RFC 7519 section 3.1).
 constexpr const char* kA1Key =
     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 constexpr const char* kA1Token =
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
     ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
-    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gSlGVrt1c";
+    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 constexpr std::int64_t kA1Exp = 1300819380;
 
 struct A1 {
@@ -105,6 +105,15 @@ TEST(Hmac, Rfc7515A1VerifyTokenReachesClaims) {
     EXPECT_TRUE(RefusedWith(Refusal::MissingTenant, [&] { verify_token(kA1Token, keys, policy, kA1Exp - 1); }));
     policy.issuer = "jane";
     EXPECT_TRUE(RefusedWith(Refusal::BadIssuer, [&] { verify_token(kA1Token, keys, policy, kA1Exp - 1); }));
+}
+
+TEST(Hmac, Rfc7515A1WithAlteredSignatureTailIsBadSignature) {
+    // A circulating mis-copy of the example whose last 8 signature bytes differ.
+    KeySet keys = KeySet::from_jwks(std::string(R"({"keys":[{"kty":"oct","alg":"HS256","k":")") + kA1Key + "\"}]}");
+    std::string token = kA1Token;
+    std::string miscopied = token.substr(0, token.rfind('.') + 1) + "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gSlGVrt1c";
+    ASSERT_NE(miscopied, token);
+    EXPECT_TRUE(RefusedWith(Refusal::BadSignature, [&] { verify_token(miscopied, keys, ClaimPolicy{}, kA1Exp - 1); }));
 }
 
 TEST(Hmac, Rfc7515A1TamperedTokenIsBadSignature) {

@@ -175,6 +175,14 @@ TEST(KeySet, DocumentShapeRefused) {
         EXPECT_TRUE(JwksRefused(doc)) << doc;
 }
 
+TEST(KeySet, TrailingNulAndGarbageRefused) {
+    std::string valid = jwks_of({oct_jwk("k", "HS256", secret_bytes(32))});
+    EXPECT_EQ(KeySet::from_jwks(valid).size(), 1u);
+    EXPECT_TRUE(JwksRefused(valid + std::string(1, '\0')));
+    EXPECT_TRUE(JwksRefused(valid + std::string(1, '\0') + valid));
+    EXPECT_TRUE(JwksRefused(valid + "x"));
+}
+
 TEST(KeySet, DuplicateMembersInsideAKeyRefused) {
     // Strict JSON: which "k" would win must not be left to the parser.
     std::string doc = R"({"keys":[{"kty":"oct","alg":"HS256","k":")" + k_of(32, 1) + R"(","k":")" + k_of(32, 2) +

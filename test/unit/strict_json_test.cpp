@@ -171,6 +171,23 @@ TEST(StrictJson, RefusesTrailingGarbage) {
         EXPECT_FALSE(parse_strict_json(text)) << ::testing::PrintToString(text);
 }
 
+TEST(StrictJson, RefusesNulBytesAnywhere) {
+    // The JSON library's lexer stops at NUL, so without an explicit check everything after a NUL
+    // byte would be ignored.
+    const std::string nul(1, '\0');
+    EXPECT_FALSE(parse_strict_json("{}" + nul));
+    EXPECT_FALSE(parse_strict_json("{}" + nul + "garbage"));
+    EXPECT_FALSE(parse_strict_json(R"({"a":1})" + nul + R"({"a":2})"));
+    EXPECT_FALSE(parse_strict_json(R"({"a":1)" + nul + "}"));
+    EXPECT_FALSE(parse_strict_json(R"({"a":"x)" + nul + R"(y"})"));
+    EXPECT_FALSE(parse_strict_json(nul + "{}"));
+    EXPECT_FALSE(parse_strict_json(nul));
+    // An escaped NUL inside a string is valid JSON.
+    auto escaped = parse_strict_json(R"({"a":"x\u0000y"})");
+    ASSERT_TRUE(escaped.has_value());
+    EXPECT_EQ((*escaped)["a"], std::string("x\0y", 3));
+}
+
 TEST(StrictJson, AllowsSurroundingWhitespace) {
     EXPECT_TRUE(parse_strict_json(" \t\r\n{\"a\":1} \r\n\t"));
 }

@@ -134,12 +134,28 @@ TEST_F(VerifyToken, BadBase64InHeaderIsMalformed) {
     std::string h = base64url_encode(header), p = base64url_encode(payload());
     EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts("*" + h.substr(1), p, signer)));
     EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(h + "=", p, signer)));
-    EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(h + "A", p, signer)));  // wrong length
+    ASSERT_EQ(h.size() % 4, 3u);
+    EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(h + "AA", p, signer)));  // length % 4 == 1
     std::string plus = h;
     plus[3] = '+';
     EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(plus, p, signer)));
     EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(" " + h, p, signer)));
     EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts("", p, signer)));  // empty header
+}
+
+TEST_F(VerifyToken, NulByteAfterHeaderJsonIsMalformed) {
+    // {"alg":...}\0 followed by anything: the JSON parser must not stop at the NUL and accept.
+    EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw(header + std::string(1, '\0'), payload())));
+    EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw(header + std::string(1, '\0') + R"({"crit":["x"]})", payload())));
+    // The same header re-encoded with one more base64 character that decodes to a trailing NUL.
+    std::string h = base64url_encode(header), p = base64url_encode(payload());
+    ASSERT_EQ(base64url_decode(h + "A"), header + std::string(1, '\0'));
+    EXPECT_TRUE(Refused(Refusal::TokenMalformed, raw_token_parts(h + "A", p, signer)));
+}
+
+TEST_F(VerifyToken, NulByteAfterClaimsJsonIsInvalidClaims) {
+    EXPECT_TRUE(Refused(Refusal::InvalidClaims, raw(header, payload() + std::string(1, '\0'))));
+    EXPECT_TRUE(Refused(Refusal::InvalidClaims, raw(header, payload() + std::string(1, '\0') + R"({"tenant_id":1})")));
 }
 
 TEST_F(VerifyToken, BadBase64InPayloadIsMalformedEvenUnderAValidMac) {

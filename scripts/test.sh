@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine (as root): installs what it needs, builds, then runs
+# GoogleTest (CTest), pg_regress, pgTAP (pg_prove) and the end-to-end scripts against a throwaway
+# cluster. Ends with "N passed, N failed"; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+logs=$root/build/test-logs
+rm -rf "$logs"; mkdir -p "$logs"
+
+bash scripts/install-deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+if ! bash scripts/build.sh >"$logs/build.log" 2>&1; then
+    cat "$logs/build.log"; echo "0 passed, 1 failed"; exit 1
+fi
+
+passed=0
+failed=0
+count_tap() {  # counts "ok"/"not ok" lines of verbose TAP output in $1
+    local p f
+    p=$(grep -cE '^\s*ok [0-9]+' "$1")
+    f=$(grep -cE '^\s*not ok [0-9]+' "$1")
+    passed=$((passed + p)); failed=$((failed + f))
+    echo "   $p passed, $f failed"
+}
+
+echo "== unit tests (GoogleTest via CTest)"
+(cd build/core && ctest --output-on-failure) >"$logs/ctest.log" 2>&1
+p=$(grep -cE 'Test +#[0-9]+: .* Passed' "$logs/ctest.log")
+f=$(grep -cE 'Test +#[0-9]+: .* (\*\*\*Failed|Failed|\*\*\*Exception|Not Run|\*\*\*Timeout)' "$logs/ctest.log")
+grep -E '^[0-9]+% tests passed' "$logs/ctest.log"
+[ "$f" -gt 0 ] && grep -E 'Failed|Exception' "$logs/ctest.log" | head -20
+passed=$((passed + p)); failed=$((failed + f))
+echo "   $p passed, $f failed"
+
+source test/lib/cluster.sh
+if ! tg_cluster_start >"$logs/cluster.log" 2>&1; then
+    cat "$logs/cluster.log"; echo "$passed passed, $((failed + 1)) failed"; exit 1
+fi
+trap tg_cluster_stop EXIT
+
+echo "== pg_regress (make installcheck)"
+make installcheck >"$logs/regress.log" 2>&1
+p=$(grep -cE '^(ok|test) .*\.\.\. ok|^ok [0-9]+ ' "$logs/regress.log")
+f=$(grep -cE '\.\.\. FAILED|^not ok ' "$logs/regress.log")
+grep -E '^test |^(not )?ok ' "$logs/regress.log" | sed 's/^/   /'
+[ "$f" -gt 0 ] && [ -f regression.diffs ] && head -60 regression.diffs
+passed=$((passed + p)); failed=$((failed + f))
+echo "   $p passed, $f failed"
+
+echo "== pgTAP (pg_prove)"
+tg_psql -c "CREATE DATABASE tenant_guard_pgtap" && \
+tg_psql -d tenant_guard_pgtap -c "CREATE EXTENSION pgtap; CREATE EXTENSION tenant_guard;"
+pg_prove -v -d tenant_guard_pgtap test/pgtap/*.sql >"$logs/pgtap.log" 2>&1
+grep -E '^not ok|^# ' "$logs/pgtap.log" | head -20
+tail -1 "$logs/pgtap.log" | sed 's/^/   /'
+count_tap "$logs/pgtap.log"
+grep -q '^Result: PASS' "$logs/pgtap.log" || { grep -q 'Result: FAIL' "$logs/pgtap.log" && [ "$(grep -cE '^\s*not ok' "$logs/pgtap.log")" = 0 ] && failed=$((failed + 1)); }
+
+tg_cluster_stop; trap - EXIT
+
+echo "== end-to-end scripts (prove)"
+prove -v test/e2e/*.sh >"$logs/e2e.log" 2>&1
+grep -E '^not ok|^# |Dubious|Bail out' "$logs/e2e.log" | head -20
+tail -1 "$logs/e2e.log" | sed 's/^/   /'
+count_tap "$logs/e2e.log"
+grep -q '^Result: PASS' "$logs/e2e.log" || { [ "$(grep -cE '^\s*not ok' "$logs/e2e.log")" = 0 ] && failed=$((failed + 1)); }
+
+echo "logs: $logs"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,40 @@
+-- Function flags and settings as the catalog shows them.
+BEGIN;
+SELECT plan(22);
+
+SELECT volatility_is('tenant_guard', 'current_tenant', ARRAY[]::text[], 'stable', 'current_tenant() is STABLE');
+SELECT volatility_is('tenant_guard', 'require_tenant', ARRAY[]::text[], 'stable', 'require_tenant() is STABLE');
+SELECT volatility_is('tenant_guard', 'set_tenant', ARRAY['text', 'boolean'], 'volatile', 'set_tenant() is VOLATILE');
+SELECT volatility_is('tenant_guard', 'reset_tenant', ARRAY[]::text[], 'volatile', 'reset_tenant() is VOLATILE');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.current_tenant()'::regprocedure), 's',
+  'current_tenant() is PARALLEL SAFE (usable in parallel plans)');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.require_tenant()'::regprocedure), 's',
+  'require_tenant() is PARALLEL SAFE');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean)'::regprocedure), 'u',
+  'set_tenant() is PARALLEL UNSAFE');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.current_claims()'::regprocedure), 'r',
+  'current_claims() is PARALLEL RESTRICTED (claims live in the leader)');
+SELECT ok((SELECT proleakproof FROM pg_proc WHERE oid = 'tenant_guard.current_tenant()'::regprocedure),
+  'current_tenant() is LEAKPROOF');
+SELECT ok(NOT (SELECT prosecdef FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean)'::regprocedure),
+  'set_tenant() is not SECURITY DEFINER');
+SELECT function_returns('tenant_guard', 'set_tenant', ARRAY['text', 'boolean'], 'uuid', 'set_tenant() returns uuid');
+SELECT function_returns('tenant_guard', 'current_claims', ARRAY[]::text[], 'jsonb', 'current_claims() returns jsonb');
+
+SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.tenant_id'), 'superuser',
+  'tenant_id: no ordinary role can SET it');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.jwks_file'), 'sighup',
+  'jwks_file: changed by reload only');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.allow_session_context'), 'superuser',
+  'allow_session_context: superuser only');
+SELECT is((SELECT setting FROM pg_settings WHERE name = 'tenant_guard.tenant_claim'), 'tenant_id',
+  'tenant_claim defaults to tenant_id');
+SELECT is((SELECT setting FROM pg_settings WHERE name = 'tenant_guard.require_exp'), 'on', 'require_exp defaults to on');
+SELECT is((SELECT setting || unit FROM pg_settings WHERE name = 'tenant_guard.clock_skew'), '30s', 'clock_skew defaults to 30s');
+SELECT throws_ok($$SET tenant_guard.no_such_setting = 1$$, '42602', NULL, 'the tenant_guard prefix is reserved');
+SELECT is(current_setting('tenant_guard.tenant_id'), '', 'tenant_id is empty without a context');
+SELECT ok(current_setting('shared_preload_libraries') ~ 'tenant_guard', 'the library is preloaded');
+SELECT has_extension('tenant_guard', 'the extension is installed');
+
+SELECT * FROM finish();
+ROLLBACK;
