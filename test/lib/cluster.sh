@@ -15,7 +15,8 @@ tg_as_server_user() {
 tg_free_port() {
     local port
     for port in $(seq "${1:-55432}" 65000); do
-        if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ]; then
+        if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ] &&
+            ! compgen -G "/tmp/tenant_guard*/socket/.s.PGSQL.$port" >/dev/null; then
             echo "$port"; return 0
         fi
     done
@@ -66,7 +67,7 @@ log_min_messages = warning
 CONF
     tg_as_server_user "$TG_PG_BIN/pg_ctl" -D "$TG_DATA" -l "$TG_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$TG_DIR/server.log"; return 1; }
-    export PGHOST=$TG_SOCKET_DIR PGPORT=$TG_PORT PGUSER=postgres
+    export PGHOST=$TG_SOCKET_DIR PGPORT=$TG_PORT PGUSER=postgres PGDATABASE=postgres
     export TG_DIR TG_DATA TG_SOCKET_DIR TG_KEYS TG_PORT
 }
 
