@@ -55,21 +55,20 @@ chmod 644 "$demo_dir"/*.jwt
 as_app() { psql -X -d district_demo -U district_app "$@"; }
 show() { printf '\n\033[1m%s\033[0m\n' "$1"; }
 
-show "District A's teacher (a token signed for district A) sees only district A:"
-as_app -v token="$token_a" <<'SQL'
+list_students_as() {  # $1: token
+    as_app -v token="$1" <<'SQL'
 BEGIN;
 SELECT tenant_guard.set_tenant(:'token') AS tenant;
 SELECT id, name FROM public.students ORDER BY id;
 COMMIT;
 SQL
+}
+
+show "District A's teacher (a token signed for district A) sees only district A:"
+list_students_as "$token_a"
 
 show "District B's teacher sees only district B:"
-as_app -v token="$token_b" <<'SQL'
-BEGIN;
-SELECT tenant_guard.set_tenant(:'token') AS tenant;
-SELECT id, name FROM public.students ORDER BY id;
-COMMIT;
-SQL
+list_students_as "$token_b"
 
 show "Without a tenant context the table looks empty:"
 as_app -c "SELECT count(*) AS visible_rows FROM public.students"

@@ -4,10 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-source "$here/../lib/cluster.sh"
-tg_cluster_start >/dev/null || { echo "Bail out! cluster did not start"; exit 1; }
-trap tg_cluster_stop EXIT
-plan 9
+e2e_begin 9
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 q -c "CREATE EXTENSION tenant_guard" >/dev/null

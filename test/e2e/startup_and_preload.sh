@@ -4,10 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-source "$here/../lib/cluster.sh"
-tg_cluster_start >/dev/null || { echo "Bail out! cluster did not start"; exit 1; }
-trap tg_cluster_stop EXIT
-plan 10
+e2e_begin 10
 
 q() { psql -X -At "$@" 2>&1; }
 tenant=bbbbbbbb-0000-4000-8000-000000000002

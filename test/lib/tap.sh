@@ -9,3 +9,11 @@ _tap() {
 ok() { [ -n "$1" ]; _tap $? "$2"; }
 is() { if [ "$1" = "$2" ]; then _tap 0 "$3"; else _tap 1 "$3"; echo "#   got:      '$1'"; echo "#   expected: '$2'"; fi; }
 like() { if [[ "$1" =~ $2 ]]; then _tap 0 "$3"; else _tap 1 "$3"; echo "#   got: '$1'"; echo "#   expected to match: '$2'"; fi; }
+
+# Common start of an end-to-end script: a fresh cluster (stopped on exit) and the plan.
+e2e_begin() {
+    source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
+    tg_cluster_start >/dev/null || { echo "Bail out! cluster did not start"; exit 1; }
+    trap tg_cluster_stop EXIT
+    plan "$1"
+}
