@@ -2,7 +2,7 @@
 # Debian packages the build, the demo and the tests need. Idempotent; apt only when something is missing.
 set -euo pipefail
 packages=(
-    build-essential cmake pkg-config clang
+    build-essential cmake pkg-config clang libclang-rt-14-dev
     postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-pgtap
     libtap-parser-sourcehandler-pgtap-perl pgbouncer
     libgtest-dev nlohmann-json3-dev libssl-dev openssl coreutils

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine (as root): installs what it needs, builds, then runs
-# GoogleTest (CTest), pg_regress, pgTAP (pg_prove) and the end-to-end scripts against a throwaway
-# cluster. Ends with "N passed, N failed"; exits non-zero if anything failed.
+# GoogleTest (CTest), a short libFuzzer run, pg_regress, pgTAP (pg_prove) and the end-to-end
+# scripts against a throwaway cluster. Ends with "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +31,21 @@ grep -E '^[0-9]+% tests passed' "$logs/ctest.log"
 [ "$f" -gt 0 ] && grep -E 'Failed|Exception' "$logs/ctest.log" | head -20
 passed=$((passed + p)); failed=$((failed + f))
 echo "   $p passed, $f failed"
+
+echo "== fuzz smoke (libFuzzer, ${TG_FUZZ_SECONDS:-20} s on the seed corpus)"
+fuzz_ok=0
+if cmake -S . -B build/fuzz -DTENANT_GUARD_FUZZ=ON -DTENANT_GUARD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$logs/fuzz.log" 2>&1 &&
+    cmake --build build/fuzz -j"$(nproc)" >>"$logs/fuzz.log" 2>&1; then
+    rm -rf build/fuzz-corpus && cp -r test/fuzz/corpus build/fuzz-corpus
+    build/fuzz/fuzz_verify_token -max_total_time="${TG_FUZZ_SECONDS:-20}" -max_len=20000 \
+        -artifact_prefix=build/fuzz/ build/fuzz-corpus >>"$logs/fuzz.log" 2>&1 && fuzz_ok=1
+fi
+if [ "$fuzz_ok" = 1 ]; then
+    passed=$((passed + 1)); grep -E '^Done [0-9]+ runs' "$logs/fuzz.log" | sed 's/^/   /'; echo "   1 passed, 0 failed"
+else
+    failed=$((failed + 1)); tail -30 "$logs/fuzz.log"; echo "   0 passed, 1 failed"
+fi
 
 source test/lib/cluster.sh
 if ! tg_cluster_start >"$logs/cluster.log" 2>&1; then

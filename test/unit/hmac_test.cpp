@@ -85,6 +85,12 @@ TEST(Hmac, SignatureOfWrongLengthFails) {
     EXPECT_FALSE(key.verify(a1.signing_input, a1.signature.substr(0, 16)));
     EXPECT_FALSE(key.verify(a1.signing_input, a1.signature + std::string(1, '\0')));
     EXPECT_FALSE(key.verify(a1.signing_input, a1.signature + a1.signature));
+    // Prefixes of the correct MAC, as views into a buffer that still holds the rest of it: only the
+    // length check can refuse these (comparing digest_size bytes from the pointer would "match").
+    for (size_t n : {0u, 1u, 16u, 31u}) {
+        std::string_view prefix(a1.signature.data(), n);
+        EXPECT_FALSE(key.verify(a1.signing_input, prefix)) << n;
+    }
 }
 
 TEST(Hmac, Rfc7515A1VerifyTokenReachesClaims) {
