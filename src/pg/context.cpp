@@ -44,7 +44,6 @@ struct ContextValue {
     uint64 transaction_number;
     SubTransactionId subxid;
     int32 subject_length;  // -1: no sub claim
-    int32 claims_length;
     const char* subject() const { return subject_length < 0 ? nullptr : reinterpret_cast<const char*>(this + 1); }
     const char* claims() const {
         return reinterpret_cast<const char*>(this + 1) + (subject_length < 0 ? 0 : subject_length + 1);
@@ -108,7 +107,6 @@ ContextValue* allocate_context_value(const char* subject, const char* claims) {
     if (value == nullptr) return nullptr;
     memset(value, 0, sizeof(ContextValue));
     value->subject_length = subject ? static_cast<int32>(subject_length) : -1;
-    value->claims_length = static_cast<int32>(claims_length);
     char* strings = reinterpret_cast<char*>(value + 1);
     if (subject) {
         memcpy(strings, subject, subject_length + 1);

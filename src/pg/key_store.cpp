@@ -33,7 +33,7 @@ void mark_preloaded() { loaded_by_preload = true; }
 
 std::shared_ptr<const core::KeySet> current_key_set() noexcept { return active_keys; }
 
-bool check_jwks_file(char** newval, void** /*extra*/, int /*source*/) {
+bool check_jwks_file(char** newval, void** /*extra*/, GucSource /*source*/) {
     const char* path = *newval;
     CoreFailure failure;
     size_t key_count = 0;

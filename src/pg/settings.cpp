@@ -17,10 +17,6 @@ bool check_tenant_claim(char** newval, void** /*extra*/, GucSource /*source*/) {
     return true;
 }
 
-bool check_jwks_file_hook(char** newval, void** extra, GucSource source) {
-    return check_jwks_file(newval, extra, static_cast<int>(source));
-}
-
 }  // namespace
 
 void define_settings() {
@@ -28,7 +24,7 @@ void define_settings() {
         "tenant_guard.jwks_file", "Path of the JWKS file holding the keys that may sign tenant tokens.",
         "Read at server start and on every configuration reload; an unreadable or invalid file keeps "
         "the previous key set.",
-        &settings.jwks_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, check_jwks_file_hook,
+        &settings.jwks_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, check_jwks_file,
         assign_jwks_file, nullptr);
     DefineCustomStringVariable("tenant_guard.tenant_claim", "Claim that carries the tenant id (a UUID).", nullptr,
                                &settings.tenant_claim, "tenant_id", PGC_SUSET, 0, check_tenant_claim, nullptr,
