@@ -31,3 +31,14 @@
         QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
 #define TG_UTILITY_HOOK_PASS pstmt, queryString, context, params, queryEnv, dest, qc
 #endif
+
+// PG16 folded the per-catalog ownership checks into object_ownercheck().
+#if PG_VERSION_NUM >= 160000
+#define TG_TABLE_OWNERCHECK(relid, roleid) object_ownercheck(RelationRelationId, (relid), (roleid))
+#else
+#define TG_TABLE_OWNERCHECK(relid, roleid) pg_class_ownercheck((relid), (roleid))
+#endif
+
+// security_invoker views arrived in PG15; before that a view over a protected table cannot be made
+// safe and is refused.
+#define TG_HAVE_SECURITY_INVOKER_VIEWS (PG_VERSION_NUM >= 150000)

@@ -284,6 +284,7 @@ extern "C" {
 
 TG_SQL_FUNCTION(tg_set_tenant)
 TG_SQL_FUNCTION(tg_current_tenant)
+TG_SQL_FUNCTION(tg_policy_tenant)
 TG_SQL_FUNCTION(tg_require_tenant)
 TG_SQL_FUNCTION(tg_reset_tenant)
 TG_SQL_FUNCTION(tg_current_claims)
@@ -316,6 +317,25 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
 Datum tg_current_tenant(PG_FUNCTION_ARGS) {
     const auto* value = effective_context();
     if (value == nullptr) PG_RETURN_NULL();
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = value->tenant;
+    PG_RETURN_UUID_P(result);
+}
+
+// The tenant the row-level security policies and column defaults compare against. Like
+// current_tenant(), except that without a context it raises an error when
+// tenant_guard.missing_context = 'error'. The error depends on no row, so the function stays
+// LEAKPROOF.
+Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
+    const auto* value = effective_context();
+    if (value == nullptr) {
+        if (settings.missing_context == kMissingContextError)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
+                            errdetail("Tables protected by tenant_guard need a tenant context "
+                                      "(tenant_guard.missing_context = error)."),
+                            errhint("Call tenant_guard.set_tenant(token) first.")));
+        PG_RETURN_NULL();
+    }
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = value->tenant;
     PG_RETURN_UUID_P(result);

@@ -17,6 +17,20 @@ bool check_tenant_claim(char** newval, void** /*extra*/, GucSource /*source*/) {
     return true;
 }
 
+bool check_tenant_column(char** newval, void** /*extra*/, GucSource /*source*/) {
+    if (*newval == nullptr || (*newval)[0] == '\0' || strlen(*newval) >= NAMEDATALEN) {
+        GUC_check_errdetail("tenant_guard.tenant_column must name a column (at most %d bytes).", NAMEDATALEN - 1);
+        return false;
+    }
+    return true;
+}
+
+const struct config_enum_entry missing_context_options[] = {
+    {"empty", kMissingContextEmpty, false},
+    {"error", kMissingContextError, false},
+    {nullptr, 0, false},
+};
+
 }  // namespace
 
 void define_settings() {
@@ -43,6 +57,22 @@ void define_settings() {
                              "Allow set_tenant(token, false): a context that lasts for the session.",
                              "Turn off where connections are pooled in transaction mode.",
                              &settings.allow_session_context, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("tenant_guard.missing_context",
+                             "What a protected table does for a query without a tenant context.",
+                             "empty: no rows are visible and writes are refused; error: the query fails.",
+                             &settings.missing_context, kMissingContextEmpty, missing_context_options, PGC_SUSET,
+                             0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("tenant_guard.tenant_column",
+                               "Name of the tenant column (type uuid) that marks a table for protection.", nullptr,
+                               &settings.tenant_column, "tenant_id", PGC_SUSET, 0, check_tenant_column, nullptr,
+                               nullptr);
+    DefineCustomBoolVariable("tenant_guard.auto_index",
+                             "Create an index on the tenant column when a protected table has none led by it.",
+                             nullptr, &settings.auto_index, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("tenant_guard.restoring",
+                             "Restoring a dump: automatic protection stands aside while the dump recreates it.",
+                             "Set it for pg_restore / psql sessions that load a dump (PGOPTIONS).",
+                             &settings.restoring, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 }  // namespace tenant_guard::pg

@@ -3,6 +3,9 @@
 
 namespace tenant_guard::pg {
 
+// tenant_guard.missing_context: what a protected table does for a query without a tenant context.
+enum MissingContext { kMissingContextEmpty, kMissingContextError };
+
 struct Settings {
     char* jwks_file = nullptr;
     char* tenant_claim = nullptr;
@@ -11,6 +14,11 @@ struct Settings {
     char* issuer = nullptr;
     char* audience = nullptr;
     bool allow_session_context = true;
+    // Automatic row-level security (protection.cpp, ddl_trigger.cpp).
+    int missing_context = kMissingContextEmpty;
+    char* tenant_column = nullptr;
+    bool auto_index = true;
+    bool restoring = false;
 };
 
 extern Settings settings;

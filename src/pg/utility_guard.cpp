@@ -1,12 +1,25 @@
-// Utility statements that touch the tenant context. SET of the context is refused with a message
-// that points at set_tenant(), also for superusers and for ALTER ROLE/DATABASE ... SET. RESET and
-// RESET ALL clear it through the GUC machinery (transactionally, like any RESET); DISCARD ALL, the
-// pool's reset query, also revokes every context installed so far. set_config() does not come
-// through here: the GUC check hook in context.cpp refuses it.
+// The ProcessUtility hook. Two jobs:
+//
+// The tenant context: SET of the context is refused with a message that points at set_tenant(),
+// also for superusers and for ALTER ROLE/DATABASE ... SET. RESET and RESET ALL clear it through the
+// GUC machinery (transactionally, like any RESET); DISCARD ALL, the pool's reset query, also revokes
+// every context installed so far. set_config() does not come through here: the GUC check hook in
+// context.cpp refuses it.
+//
+// Protected tables (protection.hpp): no role but a superuser, the table owner included, may switch
+// row-level security off or weaken it: DISABLE / NO FORCE ROW LEVEL SECURITY, DROP / ALTER / RENAME
+// of tenant_guard's policies, changing the tenant column's default, dropping or renaming the tenant
+// column, or turning security_invoker off on a view that reads protected tables. Policy names that
+// begin with tenant_guard_ are reserved for tenant_guard.
+//
+// PostgreSQL-style code (it raises errors with ereport): no C++ object with a destructor.
 #include "utility_guard.hpp"
 
 #include "context.hpp"
 #include "postgres.hpp"
+#include "protection.hpp"
+
+#include <cstring>
 
 namespace tenant_guard::pg {
 
@@ -28,8 +41,172 @@ void inspect_variable_set(const VariableSetStmt* stmt) {
     if (names_context_setting(stmt->name)) refuse_manual_context();
 }
 
+[[noreturn]] void refuse_weakening(const char* action, Oid relid) {
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("cannot %s: table %s is protected by tenant_guard", action, qualified_relation_name(relid)),
+                    errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
+    pg_unreachable();
+}
+
+[[noreturn]] void refuse_reserved_policy_name(const char* name) {
+    ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
+                    errmsg("policy name \"%s\" is reserved for tenant_guard", name),
+                    errhint("Policy names beginning with tenant_guard_ belong to tenant_guard.")));
+    pg_unreachable();
+}
+
+bool names_tenant_column(Oid relid, const TableProtection& protection, const char* column) {
+    if (column == nullptr || protection.tenant_attnum == InvalidAttrNumber) return false;
+    const char* tenant_column = get_attname(relid, protection.tenant_attnum, true);
+    return tenant_column != nullptr && strcmp(tenant_column, column) == 0;
+}
+
+// Only ALTER VIEW ... SET (security_invoker = true) may touch security_invoker of such a view.
+bool turns_off_security_invoker(const AlterTableCmd* command) {
+    if (command->subtype != AT_SetRelOptions && command->subtype != AT_ResetRelOptions &&
+        command->subtype != AT_ReplaceRelOptions)
+        return false;
+    ListCell* cell;
+    foreach (cell, castNode(List, command->def)) {
+        auto* option = castNode(DefElem, lfirst(cell));
+        if (strcmp(option->defname, "security_invoker") != 0) continue;
+        if (command->subtype != AT_SetRelOptions) return true;
+        if (option->arg != nullptr && !defGetBoolean(option)) return true;
+    }
+    return false;
+}
+
+bool view_reads_protected_table(Oid relid) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    const bool reads = reads_protected_table(relid);
+    SPI_finish();
+    return reads;
+}
+
+void inspect_alter_table(const AlterTableStmt* statement) {
+    const Oid relid = RangeVarGetRelid(statement->relation, NoLock, true);
+    if (relid == InvalidOid) return;
+    const char relkind = get_rel_relkind(relid);
+    ListCell* cell;
+    if (relkind == RELKIND_VIEW) {
+        foreach (cell, statement->cmds) {
+            if (turns_off_security_invoker(castNode(AlterTableCmd, lfirst(cell))) && view_reads_protected_table(relid))
+                ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                                errmsg("cannot turn off security_invoker: view %s reads tables protected by "
+                                       "tenant_guard", qualified_relation_name(relid)),
+                                errdetail("A view that runs with its owner's rights could bypass their "
+                                          "row-level security.")));
+        }
+        return;
+    }
+    const TableProtection protection = read_table_protection(relid);
+    if (!protection.guarded()) return;
+    foreach (cell, statement->cmds) {
+        const auto* command = castNode(AlterTableCmd, lfirst(cell));
+        switch (command->subtype) {
+            case AT_DisableRowSecurity:
+                refuse_weakening("disable row level security", relid);
+            case AT_NoForceRowSecurity:
+                refuse_weakening("remove FORCE ROW LEVEL SECURITY", relid);
+            case AT_ColumnDefault:
+                if (names_tenant_column(relid, protection, command->name))
+                    refuse_weakening("change the default of the tenant column", relid);
+                break;
+            case AT_DropColumn:
+                if (names_tenant_column(relid, protection, command->name))
+                    refuse_weakening("drop the tenant column", relid);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+// A policy named by DROP POLICY: the last name is the policy, the rest names the table.
+void inspect_drop_policy(const DropStmt* statement) {
+    ListCell* cell;
+    foreach (cell, statement->objects) {
+        List* names = castNode(List, lfirst(cell));
+        const char* policy = strVal(llast(names));
+        if (!is_reserved_policy_name(policy)) continue;
+        List* table_names = list_truncate(list_copy(names), list_length(names) - 1);
+        const Oid relid = RangeVarGetRelid(makeRangeVarFromNameList(table_names), NoLock, true);
+        if (relid != InvalidOid && read_table_protection(relid).guarded())
+            refuse_weakening(psprintf("drop policy \"%s\"", policy), relid);
+    }
+}
+
+void inspect_policy_change(const char* policy, RangeVar* table, const char* action) {
+    if (!is_reserved_policy_name(policy)) return;
+    const Oid relid = RangeVarGetRelid(table, NoLock, true);
+    if (relid != InvalidOid && read_table_protection(relid).guarded())
+        refuse_weakening(psprintf("%s policy \"%s\"", action, policy), relid);
+}
+
+void inspect_rename(const RenameStmt* statement) {
+    if (statement->renameType == OBJECT_POLICY) {
+        if (is_reserved_policy_name(statement->newname)) refuse_reserved_policy_name(statement->newname);
+        inspect_policy_change(statement->subname, statement->relation, "rename");
+    } else if (statement->renameType == OBJECT_COLUMN && statement->relation != nullptr) {
+        const Oid relid = RangeVarGetRelid(statement->relation, NoLock, true);
+        if (relid == InvalidOid) return;
+        const TableProtection protection = read_table_protection(relid);
+        if (protection.guarded() && names_tenant_column(relid, protection, statement->subname))
+            refuse_weakening("rename the tenant column", relid);
+    }
+}
+
+// A dump restored without tenant_guard.restoring: the event trigger already attached the policy.
+void explain_duplicate_policy(const CreatePolicyStmt* statement) {
+    const Oid relid = RangeVarGetRelid(statement->table, NoLock, true);
+    if (relid == InvalidOid) return;
+    const TableProtection protection = read_table_protection(relid);
+    const bool exists = (protection.has_isolation_policy && strcmp(statement->policy_name, kIsolationPolicyName) == 0) ||
+                        (protection.has_tenant_rows_policy && strcmp(statement->policy_name, kTenantRowsPolicyName) == 0);
+    if (!exists) return;
+    ereport(ERROR, (errcode(ERRCODE_DUPLICATE_OBJECT),
+                    errmsg("policy \"%s\" for table %s already exists", statement->policy_name,
+                           qualified_relation_name(relid)),
+                    errdetail("tenant_guard attached its policies when the table was created."),
+                    errhint("To restore a dump, set tenant_guard.restoring = on for the restoring session, "
+                            "e.g. PGOPTIONS='-c tenant_guard.restoring=on'.")));
+}
+
+// Statements that could weaken a protected table. Superusers are trusted (they bypass row-level
+// security anyway), and tenant_guard's own DDL is let through.
+void inspect_protection_change(Node* statement) {
+    if (protection_in_progress()) return;
+    if (IsA(statement, CreatePolicyStmt)) {
+        auto* create = castNode(CreatePolicyStmt, statement);
+        if (!is_reserved_policy_name(create->policy_name)) return;
+        if (!superuser()) refuse_reserved_policy_name(create->policy_name);
+        explain_duplicate_policy(create);
+        return;
+    }
+    if (superuser()) return;
+    switch (nodeTag(statement)) {
+        case T_AlterTableStmt:
+            inspect_alter_table(castNode(AlterTableStmt, statement));
+            break;
+        case T_DropStmt:
+            if (castNode(DropStmt, statement)->removeType == OBJECT_POLICY)
+                inspect_drop_policy(castNode(DropStmt, statement));
+            break;
+        case T_AlterPolicyStmt:
+            inspect_policy_change(castNode(AlterPolicyStmt, statement)->policy_name,
+                                  castNode(AlterPolicyStmt, statement)->table, "alter");
+            break;
+        case T_RenameStmt:
+            inspect_rename(castNode(RenameStmt, statement));
+            break;
+        default:
+            break;
+    }
+}
+
 void guard_utility(TG_UTILITY_HOOK_ARGS) {
     Node* statement = pstmt->utilityStmt;
+    inspect_protection_change(statement);
     switch (nodeTag(statement)) {
         case T_VariableSetStmt:
             inspect_variable_set(castNode(VariableSetStmt, statement));

@@ -1,0 +1,302 @@
+// See protection.hpp. Every statement run here is built from quoted identifiers and
+// schema-qualified names (operators too), so the caller's search_path cannot change its meaning.
+#include "protection.hpp"
+
+#include "settings.hpp"
+
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+const char* const kIsolationPolicyName = "tenant_guard_isolation";
+const char* const kTenantRowsPolicyName = "tenant_guard_tenant_rows";
+
+namespace {
+
+constexpr const char kReservedPolicyPrefix[] = "tenant_guard_";
+
+int protection_depth = 0;
+
+// The policy expression. OPERATOR(pg_catalog.=) so that an = operator in some schema on the
+// search_path cannot stand in for uuid equality; the stored policy refers to the operator's OID.
+char* policy_expression(const char* column) {
+    return psprintf("%s OPERATOR(pg_catalog.=) tenant_guard.policy_tenant()", column);
+}
+
+Oid policy_tenant_function() {
+    List* name = list_make2(makeString(pstrdup("tenant_guard")), makeString(pstrdup("policy_tenant")));
+    return LookupFuncName(name, 0, nullptr, false);
+}
+
+bool has_policy_tenant_default(Oid relid, AttrNumber attnum) {
+    bool found = false;
+    Relation attrdef = table_open(AttrDefaultRelationId, AccessShareLock);
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    ScanKeyInit(&keys[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(attnum));
+    SysScanDesc scan = systable_beginscan(attrdef, AttrDefaultIndexId, true, nullptr, 2, keys);
+    HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+        bool is_null = false;
+        Datum adbin = heap_getattr(tuple, Anum_pg_attrdef_adbin, RelationGetDescr(attrdef), &is_null);
+        if (!is_null) {
+            Node* expression = static_cast<Node*>(stringToNode(TextDatumGetCString(adbin)));
+            found = IsA(expression, FuncExpr) &&
+                    castNode(FuncExpr, expression)->funcid == policy_tenant_function();
+        }
+    }
+    systable_endscan(scan);
+    table_close(attrdef, AccessShareLock);
+    return found;
+}
+
+// A valid, non-partial index whose first key column is the tenant column.
+bool has_tenant_led_index(Oid relid, AttrNumber attnum) {
+    bool found = false;
+    Relation index_catalog = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(index_catalog, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (!found && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        found = index->indisvalid && index->indnkeyatts > 0 && index->indkey.values[0] == attnum &&
+                heap_attisnull(tuple, Anum_pg_index_indpred, nullptr);
+    }
+    systable_endscan(scan);
+    table_close(index_catalog, AccessShareLock);
+    return found;
+}
+
+// The table column a policy's expressions refer to (recorded in pg_depend when it was created).
+AttrNumber policy_column(Oid policy_oid, Oid relid) {
+    AttrNumber attnum = InvalidAttrNumber;
+    Relation depend = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData keys[2];
+    ScanKeyInit(&keys[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(PolicyRelationId));
+    ScanKeyInit(&keys[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(policy_oid));
+    SysScanDesc scan = systable_beginscan(depend, DependDependerIndexId, true, nullptr, 2, keys);
+    HeapTuple tuple;
+    while (attnum == InvalidAttrNumber && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto* dependency = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+        if (dependency->refclassid == RelationRelationId && dependency->refobjid == relid &&
+            dependency->refobjsubid > 0)
+            attnum = static_cast<AttrNumber>(dependency->refobjsubid);
+    }
+    systable_endscan(scan);
+    table_close(depend, AccessShareLock);
+    return attnum;
+}
+
+void protect_one_table(Oid relid, bool explicit_request) {
+    const AttrNumber attnum = find_tenant_column(relid);
+    if (attnum == InvalidAttrNumber) {
+        if (explicit_request)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("table %s has no tenant column \"%s\"", qualified_relation_name(relid),
+                                   settings.tenant_column),
+                            errhint("tenant_guard.tenant_column names the tenant column (type uuid).")));
+        return;
+    }
+    const TableProtection protection = read_table_protection(relid);
+    const char* table = qualified_relation_name(relid);
+    const char* column = quote_identifier(get_attname(relid, attnum, false));
+    const char* expression = policy_expression(column);
+
+    if (!protection.rls_enabled) run_protection_sql(psprintf("ALTER TABLE ONLY %s ENABLE ROW LEVEL SECURITY", table));
+    if (!protection.rls_forced) run_protection_sql(psprintf("ALTER TABLE ONLY %s FORCE ROW LEVEL SECURITY", table));
+    if (!protection.has_isolation_policy)
+        run_protection_sql(psprintf("CREATE POLICY %s ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)",
+                                    kIsolationPolicyName, table, expression, expression));
+    if (!protection.has_tenant_rows_policy)
+        run_protection_sql(psprintf("CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)",
+                                    kTenantRowsPolicyName, table, expression, expression));
+    if (!has_policy_tenant_default(relid, attnum))
+        run_protection_sql(psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_guard.policy_tenant()",
+                                    table, column));
+    // On a partitioned table the index cascades to every partition, present and future.
+    if (settings.auto_index && !has_tenant_led_index(relid, attnum))
+        run_protection_sql(psprintf("CREATE INDEX ON %s (%s)", table, column));
+}
+
+void unprotect_one_table(Oid relid) {
+    const TableProtection protection = read_table_protection(relid);
+    const char* table = qualified_relation_name(relid);
+    if (protection.has_isolation_policy)
+        run_protection_sql(psprintf("DROP POLICY %s ON %s", kIsolationPolicyName, table));
+    if (protection.has_tenant_rows_policy)
+        run_protection_sql(psprintf("DROP POLICY %s ON %s", kTenantRowsPolicyName, table));
+    // Policies of the table's own stay in force.
+    if (protection.other_policy_count == 0) {
+        if (protection.rls_forced) run_protection_sql(psprintf("ALTER TABLE ONLY %s NO FORCE ROW LEVEL SECURITY", table));
+        if (protection.rls_enabled) run_protection_sql(psprintf("ALTER TABLE ONLY %s DISABLE ROW LEVEL SECURITY", table));
+    }
+    if (protection.tenant_attnum != InvalidAttrNumber && has_policy_tenant_default(relid, protection.tenant_attnum))
+        run_protection_sql(psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s DROP DEFAULT", table,
+                                    quote_identifier(get_attname(relid, protection.tenant_attnum, false))));
+}
+
+// The table and its partitions (or inheritance children), root first, all locked against
+// concurrent use while their protection changes. Ownership is checked before anything is locked.
+List* lock_table_tree(Oid relid, bool explicit_request) {
+    const char relkind = get_rel_relkind(relid);
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) {
+        if (!explicit_request) return NIL;
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("%s is not a table", qualified_relation_name(relid)),
+                        errhint("tenant_guard protects ordinary and partitioned tables.")));
+    }
+    if (!TG_TABLE_OWNERCHECK(relid, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), get_rel_name(relid));
+    LockRelationOid(relid, AccessExclusiveLock);
+    return find_all_inheritors(relid, AccessExclusiveLock, nullptr);
+}
+
+}  // namespace
+
+bool is_reserved_policy_name(const char* name) {
+    return name != nullptr && strncmp(name, kReservedPolicyPrefix, sizeof(kReservedPolicyPrefix) - 1) == 0;
+}
+
+bool protection_in_progress() { return protection_depth > 0; }
+
+char* qualified_relation_name(Oid relid) {
+    const char* relation = get_rel_name(relid);
+    const char* schema = get_namespace_name(get_rel_namespace(relid));
+    if (relation == nullptr || schema == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+    return quote_qualified_identifier(schema, relation);
+}
+
+TableProtection read_table_protection(Oid relid) {
+    TableProtection protection{};
+    protection.tenant_attnum = InvalidAttrNumber;
+
+    HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(class_tuple)) return protection;
+    auto* relation = reinterpret_cast<Form_pg_class>(GETSTRUCT(class_tuple));
+    protection.rls_enabled = relation->relrowsecurity;
+    protection.rls_forced = relation->relforcerowsecurity;
+    ReleaseSysCache(class_tuple);
+
+    Oid isolation_policy = InvalidOid;
+    Relation policy_catalog = table_open(PolicyRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(policy_catalog, PolicyPolrelidPolnameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto* policy = reinterpret_cast<Form_pg_policy>(GETSTRUCT(tuple));
+        const char* name = NameStr(policy->polname);
+        if (strcmp(name, kIsolationPolicyName) == 0) {
+            protection.has_isolation_policy = true;
+            isolation_policy = policy->oid;
+        } else if (strcmp(name, kTenantRowsPolicyName) == 0) {
+            protection.has_tenant_rows_policy = true;
+            if (isolation_policy == InvalidOid) isolation_policy = policy->oid;
+        } else {
+            protection.other_policy_count++;
+        }
+    }
+    systable_endscan(scan);
+    table_close(policy_catalog, AccessShareLock);
+
+    if (isolation_policy != InvalidOid) protection.tenant_attnum = policy_column(isolation_policy, relid);
+    return protection;
+}
+
+AttrNumber find_tenant_column(Oid relid) {
+    const AttrNumber attnum = get_attnum(relid, settings.tenant_column);
+    if (attnum == InvalidAttrNumber) return InvalidAttrNumber;
+    Oid type = InvalidOid;
+    int32 typmod = -1;
+    Oid collation = InvalidOid;
+    get_atttypetypmodcoll(relid, attnum, &type, &typmod, &collation);
+    if (getBaseType(type) != UUIDOID)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("tenant column \"%s\" of table %s has type %s, but tenant_guard needs uuid",
+                               settings.tenant_column, qualified_relation_name(relid), format_type_be(type)),
+                        errhint("Declare the column as uuid, or give it another name if it is not the tenant "
+                                "(tenant_guard.tenant_column names the tenant column).")));
+    return attnum;
+}
+
+void run_protection_sql(const char* sql) {
+    protection_depth++;
+    PG_TRY();
+    {
+        const int result = SPI_execute(sql, false, 0);
+        if (result < 0) elog(ERROR, "tenant_guard: SPI_execute failed (%d): %s", result, sql);
+    }
+    PG_FINALLY();
+    {
+        protection_depth--;
+    }
+    PG_END_TRY();
+}
+
+void protect_table_tree(Oid relid, bool explicit_request) {
+    List* tree = lock_table_tree(relid, explicit_request);
+    ListCell* cell;
+    foreach (cell, tree) {
+        const Oid member = lfirst_oid(cell);
+        protect_one_table(member, explicit_request && member == relid);
+    }
+}
+
+void unprotect_table_tree(Oid relid) {
+    if (!superuser())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("only a superuser can remove tenant_guard's protection")));
+    List* tree = lock_table_tree(relid, true);
+    ListCell* cell;
+    foreach (cell, tree) unprotect_one_table(lfirst_oid(cell));
+}
+
+bool reads_protected_table(Oid view_relid) {
+    // Relations a view's rewrite rule depends on, followed through nested views; is any of them a
+    // table with tenant_guard policies? Partitions and parents both carry policies, so no
+    // pg_inherits walk is needed.
+    static const char* const query =
+        "WITH RECURSIVE reads(relid) AS ("
+        "  SELECT d.refobjid FROM pg_catalog.pg_rewrite r"
+        "  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+        "   AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "  WHERE r.ev_class = $1 AND d.refobjid OPERATOR(pg_catalog.<>) $1"
+        " UNION"
+        "  SELECT d.refobjid FROM reads"
+        "  JOIN pg_catalog.pg_rewrite r ON r.ev_class = reads.relid"
+        "  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+        "   AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "  WHERE d.refobjid OPERATOR(pg_catalog.<>) reads.relid)"
+        "SELECT EXISTS (SELECT FROM reads JOIN pg_catalog.pg_policy p ON p.polrelid = reads.relid"
+        "  WHERE p.polname OPERATOR(pg_catalog.=) ANY (ARRAY['tenant_guard_isolation',"
+        "   'tenant_guard_tenant_rows']::pg_catalog.name[]))";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(view_relid)};
+    // Not read-only: a read-only SPI query uses the statement's snapshot, which cannot see the
+    // view the statement just created.
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 1) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        elog(ERROR, "tenant_guard: could not read the dependencies of view %u", view_relid);
+    bool is_null = false;
+    const Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+    return !is_null && DatumGetBool(result);
+}
+
+bool in_registered_schema(Oid relid) {
+    const Oid schema = get_rel_namespace(relid);
+    if (isAnyTempNamespace(schema)) return false;
+    static const char* const query =
+        "SELECT FROM tenant_guard.tenant_schemas WHERE schema_name OPERATOR(pg_catalog.=) $1";
+    Oid argument_types[1] = {NAMEOID};
+    NameData schema_name;
+    namestrcpy(&schema_name, get_namespace_name(schema));
+    Datum arguments[1] = {NameGetDatum(&schema_name)};
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read tenant_guard.tenant_schemas");
+    return SPI_processed > 0;
+}
+
+}  // namespace tenant_guard::pg

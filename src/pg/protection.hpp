@@ -1,0 +1,53 @@
+// Automatic row-level security for tenant tables: what "protected" means, and how a table becomes
+// (or stops being) protected. Shared by the event trigger, the SQL functions and the utility guard.
+//
+// A protected table has row-level security enabled and forced, and two policies that compare the
+// tenant column with tenant_guard.policy_tenant():
+//   tenant_guard_isolation    RESTRICTIVE, so no policy anyone adds can widen what a tenant sees;
+//   tenant_guard_tenant_rows  PERMISSIVE, the grant that makes the tenant's own rows visible.
+// The tenant column defaults to policy_tenant(), and an index leads with it.
+//
+// This is PostgreSQL-style code: it calls SPI and catalog functions that may ereport(), so it keeps
+// no C++ object with a destructor alive (plain structs and palloc'd memory only).
+#pragma once
+
+#include "postgres.hpp"
+
+namespace tenant_guard::pg {
+
+extern const char* const kIsolationPolicyName;
+extern const char* const kTenantRowsPolicyName;
+
+bool is_reserved_policy_name(const char* name);
+
+struct TableProtection {
+    bool has_isolation_policy;
+    bool has_tenant_rows_policy;
+    int other_policy_count;
+    bool rls_enabled;
+    bool rls_forced;
+    AttrNumber tenant_attnum;  // the column tenant_guard's policies compare; InvalidAttrNumber if none
+    bool guarded() const { return has_isolation_policy || has_tenant_rows_policy; }
+};
+
+// Catalog reads only: takes no lock and needs no SPI connection.
+TableProtection read_table_protection(Oid relid);
+
+// The column named by tenant_guard.tenant_column, or InvalidAttrNumber. ERROR when it is not a uuid.
+AttrNumber find_tenant_column(Oid relid);
+
+// These need an SPI connection. protect_table_tree() protects the table and every partition or
+// inheritance child; with explicit_request it also complains about a table without tenant column.
+void protect_table_tree(Oid relid, bool explicit_request);
+void unprotect_table_tree(Oid relid);
+bool reads_protected_table(Oid view_relid);  // through other views, transitively
+bool in_registered_schema(Oid relid);
+void run_protection_sql(const char* sql);  // our own DDL: the event trigger and guards stand aside
+
+// True while tenant_guard runs its own DDL.
+bool protection_in_progress();
+
+// "schema"."table", quoted as needed; palloc'd.
+char* qualified_relation_name(Oid relid);
+
+}  // namespace tenant_guard::pg
