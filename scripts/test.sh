@@ -13,6 +13,10 @@ if ! bash scripts/build.sh >"$logs/build.log" 2>&1; then
     cat "$logs/build.log"; echo "0 passed, 1 failed"; exit 1
 fi
 
+# A test-only extension whose script creates a tenant table (tenant_guard must leave it alone).
+install -m 644 test/fixtures/tenant_guard_test_fixture.control test/fixtures/tenant_guard_test_fixture--*.sql \
+    "$(pg_config --sharedir)/extension/"
+
 passed=0
 failed=0
 count_tap() {  # counts "ok"/"not ok" lines of verbose TAP output in $1
