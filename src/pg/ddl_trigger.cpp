@@ -41,6 +41,8 @@ CommandKind classify(const char* tag, const char* object_type) {
             return CommandKind::kNewTable;
         if (strcmp(tag, "ALTER TABLE") == 0) return CommandKind::kAlteredTable;
     }
+    // ALTER TABLE ... RENAME COLUMN reports the column; objid is still the table.
+    if (strcmp(object_type, "table column") == 0 && strcmp(tag, "ALTER TABLE") == 0) return CommandKind::kAlteredTable;
     if (strcmp(object_type, "view") == 0 && strcmp(tag, "CREATE VIEW") == 0) return CommandKind::kNewView;
     if (strcmp(object_type, "materialized view") == 0 && strcmp(tag, "CREATE MATERIALIZED VIEW") == 0)
         return CommandKind::kNewMaterializedView;
