@@ -25,17 +25,13 @@ tg_psql -c "CREATE DATABASE district_demo"
 tg_psql -d district_demo <<SQL
 CREATE EXTENSION tenant_guard;
 CREATE ROLE district_app LOGIN;  -- what the application connects as: not the owner, no BYPASSRLS
+-- No policy, no ENABLE ROW LEVEL SECURITY, no index: tenant_guard's event trigger adds them all
+-- because the table has a tenant_id uuid column.
 CREATE TABLE public.students (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    tenant_id  uuid NOT NULL DEFAULT tenant_guard.current_tenant(),
+    tenant_id  uuid NOT NULL,
     name       text NOT NULL
 );
-CREATE INDEX ON public.students (tenant_id);
-ALTER TABLE public.students ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.students FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON public.students
-    USING (tenant_id = tenant_guard.current_tenant())
-    WITH CHECK (tenant_id = tenant_guard.current_tenant());
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.students TO district_app;
 INSERT INTO public.students (tenant_id, name) VALUES
     ('$district_a', 'Ada (district A)'), ('$district_a', 'Alan (district A)'),
@@ -64,6 +60,10 @@ COMMIT;
 SQL
 }
 
+show "The event trigger protected the new table (forced row-level security, policies, default, index):"
+tg_psql -d district_demo -c '\d public.students'
+tg_psql -d district_demo -c 'SELECT * FROM tenant_guard.protected_tables'
+
 show "District A's teacher (a token signed for district A) sees only district A:"
 list_students_as "$token_a"
 
@@ -77,6 +77,22 @@ show "A forged token (district B's claims, district A's signature) is refused:"
 forged="$(echo "$token_a" | cut -d. -f1).$(echo "$token_b" | cut -d. -f2).$(echo "$token_a" | cut -d. -f3)"
 as_app -v token="$forged" 2>&1 <<'SQL' || true
 SELECT tenant_guard.set_tenant(:'token');
+SQL
+
+show "District A's teacher adds a student without naming the district; the default fills it in:"
+as_app -v token="$token_a" <<'SQL'
+BEGIN;
+SELECT tenant_guard.set_tenant(:'token') IS NOT NULL AS context_set;
+INSERT INTO public.students (name) VALUES ('Amir (district A)') RETURNING tenant_id, name;
+COMMIT;
+SQL
+
+show "Writing a row for another district is refused:"
+as_app -v token="$token_a" 2>&1 <<SQL || true
+BEGIN;
+SELECT tenant_guard.set_tenant(:'token') IS NOT NULL AS context_set;
+INSERT INTO public.students (tenant_id, name) VALUES ('$district_b', 'Mallory');
+ROLLBACK;
 SQL
 
 show "A plain SET of the context is refused (for the app role and even for a superuser):"
