@@ -156,6 +156,10 @@ void inspect_rename(const RenameStmt* statement) {
     }
 }
 
+constexpr const char kRestoreHint[] =
+    "To restore a dump, set tenant_guard.restoring = on for the restoring session, "
+    "e.g. PGOPTIONS='-c tenant_guard.restoring=on'.";
+
 // A dump restored without tenant_guard.restoring: the event trigger already attached the policy.
 void explain_duplicate_policy(const CreatePolicyStmt* statement) {
     const Oid relid = RangeVarGetRelid(statement->table, NoLock, true);
@@ -168,14 +172,31 @@ void explain_duplicate_policy(const CreatePolicyStmt* statement) {
                     errmsg("policy \"%s\" for table %s already exists", statement->policy_name,
                            qualified_relation_name(relid)),
                     errdetail("tenant_guard attached its policies when the table was created."),
-                    errhint("To restore a dump, set tenant_guard.restoring = on for the restoring session, "
-                            "e.g. PGOPTIONS='-c tenant_guard.restoring=on'.")));
+                    errhint("%s", kRestoreHint)));
+}
+
+// The same for the dump's CREATE INDEX of the index the event trigger already made: in a dump the
+// indexes come before the policies, so this is the first collision a restore runs into.
+void explain_duplicate_index(const IndexStmt* statement) {
+    if (statement->idxname == nullptr || statement->if_not_exists) return;
+    const Oid relid = RangeVarGetRelid(statement->relation, NoLock, true);
+    if (relid == InvalidOid || !read_table_protection(relid).guarded()) return;
+    if (get_relname_relid(statement->idxname, get_rel_namespace(relid)) == InvalidOid) return;
+    ereport(ERROR, (errcode(ERRCODE_DUPLICATE_TABLE),
+                    errmsg("relation \"%s\" already exists", statement->idxname),
+                    errdetail("tenant_guard protected table %s when it was created, index included.",
+                              qualified_relation_name(relid)),
+                    errhint("%s", kRestoreHint)));
 }
 
 // Statements that could weaken a protected table. Superusers are trusted (they bypass row-level
 // security anyway), and tenant_guard's own DDL is let through.
 void inspect_protection_change(Node* statement) {
     if (protection_in_progress()) return;
+    if (IsA(statement, IndexStmt)) {
+        explain_duplicate_index(castNode(IndexStmt, statement));
+        return;
+    }
     if (IsA(statement, CreatePolicyStmt)) {
         auto* create = castNode(CreatePolicyStmt, statement);
         if (!is_reserved_policy_name(create->policy_name)) return;
