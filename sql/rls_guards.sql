@@ -107,6 +107,51 @@ COMMIT;
 RESET search_path;
 RESET ROLE;
 
+-- Dropping what the policies depend on, with CASCADE, would take them along: refused too.
+GRANT CREATE ON SCHEMA evil TO tg_guard_owner;
+SET ROLE tg_guard_owner;
+CREATE DOMAIN evil.district_id AS uuid;
+CREATE TABLE by_domain (tenant_id evil.district_id, note text);
+DROP DOMAIN evil.district_id CASCADE;
+CREATE TYPE evil.typed_row AS (tenant_id uuid, note text);
+CREATE TABLE typed_rows OF evil.typed_row;
+ALTER TYPE evil.typed_row DROP ATTRIBUTE tenant_id CASCADE;
+SELECT table_name, protected FROM tenant_guard.protected_tables
+ WHERE table_name IN ('by_domain'::regclass, 'typed_rows'::regclass) ORDER BY table_name::text;
+-- Dropping the whole table is fine.
+DROP TABLE by_domain, typed_rows;
+RESET ROLE;
+
+-- Views and materialized views that exist before a table becomes protected.
+SET ROLE tg_guard_owner;
+CREATE TABLE roster (id int, note text);
+CREATE VIEW roster_names AS SELECT id FROM roster;
+ALTER TABLE roster ADD COLUMN tenant_id uuid;
+SELECT reloptions FROM pg_class WHERE relname = 'roster_names';
+RESET ROLE;
+-- An unprotected tenant table (event triggers do not fire under session_replication_role = replica).
+SET session_replication_role = replica;
+CREATE TABLE cached (id int, tenant_id uuid);
+RESET session_replication_role;
+ALTER TABLE cached OWNER TO tg_guard_owner;
+SET ROLE tg_guard_owner;
+CREATE MATERIALIZED VIEW cached_copy AS SELECT * FROM cached;
+SELECT tenant_guard.protect_table('cached');
+DROP MATERIALIZED VIEW cached_copy;
+RESET ROLE;
+-- A view the caller does not own blocks protection until it is made security_invoker.
+CREATE VIEW admin_roster AS SELECT * FROM cached;
+SET ROLE tg_guard_owner;
+SELECT tenant_guard.protect_table('cached');
+RESET ROLE;
+ALTER VIEW admin_roster SET (security_invoker = true);
+SET ROLE tg_guard_owner;
+SELECT tenant_guard.protect_table('cached');
+SELECT table_name, protected FROM tenant_guard.protected_tables
+ WHERE table_name IN ('roster'::regclass, 'cached'::regclass) ORDER BY table_name::text;
+RESET ROLE;
+DROP VIEW admin_roster;
+
 -- A superuser may do all of it.
 ALTER TABLE grades NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE grades FORCE ROW LEVEL SECURITY;

@@ -127,22 +127,7 @@ void handle_altered_table(Oid relid, const AlterTableChanges& changes) {
 }
 
 void secure_new_view(Oid relid) {
-    if (!reads_protected_table(relid)) return;
-#if TG_HAVE_SECURITY_INVOKER_VIEWS
-    Relation view = relation_open(relid, AccessShareLock);
-    const bool already_invoker = RelationHasSecurityInvoker(view);
-    relation_close(view, AccessShareLock);
-    if (already_invoker) return;
-    const char* name = qualified_relation_name(relid);
-    run_protection_sql(psprintf("ALTER VIEW %s SET (security_invoker = true)", name));
-    ereport(NOTICE, (errmsg("view %s reads tables protected by tenant_guard: it was made security_invoker", name),
-                     errdetail("A view that runs with its owner's rights could bypass their row-level security.")));
-#else
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("view %s would bypass the row-level security of tables protected by tenant_guard",
-                           qualified_relation_name(relid)),
-                    errhint("Views run with their owner's rights; security_invoker views need PostgreSQL 15.")));
-#endif
+    if (reads_protected_table(relid)) make_view_security_invoker(relid);
 }
 
 void refuse_materialized_view(Oid relid) {
@@ -164,6 +149,7 @@ using namespace tenant_guard::pg;
 extern "C" {
 
 TG_SQL_FUNCTION(tg_on_ddl_command_end)
+TG_SQL_FUNCTION(tg_on_sql_drop)
 TG_SQL_FUNCTION(tg_protect_table)
 TG_SQL_FUNCTION(tg_unprotect_table)
 
@@ -196,6 +182,41 @@ Datum tg_on_ddl_command_end(PG_FUNCTION_ARGS) {
             case CommandKind::kOther:
                 break;
         }
+    }
+    SPI_finish();
+    PG_RETURN_VOID();
+}
+
+// The guards in utility_guard.cpp see DROP POLICY and ALTER TABLE ... DROP COLUMN, but a policy
+// also goes when something it depends on is dropped with CASCADE: the tenant column's domain, the
+// composite type of a typed table (ALTER TYPE ... DROP ATTRIBUTE ... CASCADE). Whatever the
+// statement, a non-superuser may not remove tenant_guard's policies from a table that stays.
+Datum tg_on_sql_drop(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("tenant_guard.on_sql_drop() must be called as an event trigger")));
+    if (protection_in_progress() || superuser()) PG_RETURN_VOID();
+    static const char* const query =
+        "SELECT d.address_names[3], t.oid"
+        "  FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+        "  JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) d.address_names[1]"
+        "  JOIN pg_catalog.pg_class t ON t.relnamespace OPERATOR(pg_catalog.=) n.oid"
+        "   AND t.relname OPERATOR(pg_catalog.=) d.address_names[2]"
+        " WHERE d.object_type OPERATOR(pg_catalog.=) 'policy'"
+        "   AND d.address_names[3] OPERATOR(pg_catalog.=) ANY"
+        "       ('{tenant_guard_isolation,tenant_guard_tenant_rows}'::pg_catalog.text[])"
+        " LIMIT 1";
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    if (SPI_execute(query, false, 0) != SPI_OK_SELECT) elog(ERROR, "tenant_guard: could not read the dropped objects");
+    if (SPI_processed > 0) {
+        const char* policy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+        bool is_null = false;
+        const Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &is_null));
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("cannot drop policy \"%s\": table %s is protected by tenant_guard", policy,
+                               qualified_relation_name(relid)),
+                        errdetail("The statement would drop the policy together with something it depends on."),
+                        errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
     }
     SPI_finish();
     PG_RETURN_VOID();

@@ -89,6 +89,46 @@ AttrNumber policy_column(Oid policy_oid, Oid relid) {
     return attnum;
 }
 
+// Views and materialized views that read the table, directly or through other views.
+void secure_existing_readers(Oid relid) {
+    static const char* const query =
+        "WITH RECURSIVE readers(relid) AS ("
+        "  SELECT r.ev_class FROM pg_catalog.pg_depend d"
+        "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid"
+        "  WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = $1"
+        "    AND r.ev_class OPERATOR(pg_catalog.<>) $1"
+        " UNION"
+        "  SELECT r.ev_class FROM readers"
+        "  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+        "   AND d.refobjid = readers.relid"
+        "  JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid"
+        "  WHERE r.ev_class OPERATOR(pg_catalog.<>) readers.relid)"
+        "SELECT c.oid, c.relkind FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.relid"
+        " WHERE c.relkind IN ('v', 'm') ORDER BY c.oid";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(relid)};
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read the views of table %u", relid);
+    const uint64 count = SPI_processed;
+    Oid* readers = static_cast<Oid*>(palloc(sizeof(Oid) * (count + 1)));
+    char* kinds = static_cast<char*>(palloc(count + 1));
+    for (uint64 i = 0; i < count; i++) {
+        bool is_null = false;
+        readers[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
+        kinds[i] = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &is_null));
+    }
+    for (uint64 i = 0; i < count; i++) {
+        if (kinds[i] == RELKIND_MATVIEW)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("cannot protect table %s: materialized view %s reads it",
+                                   qualified_relation_name(relid), qualified_relation_name(readers[i])),
+                            errdetail("A materialized view has no row-level security: every reader would see "
+                                      "the rows its creator saw."),
+                            errhint("Drop the materialized view first.")));
+        make_view_security_invoker(readers[i]);
+    }
+}
+
 void protect_one_table(Oid relid, bool explicit_request) {
     const AttrNumber attnum = find_tenant_column(relid);
     if (attnum == InvalidAttrNumber) {
@@ -118,6 +158,7 @@ void protect_one_table(Oid relid, bool explicit_request) {
     // On a partitioned table the index cascades to every partition, present and future.
     if (settings.auto_index && !has_tenant_led_index(relid, attnum))
         run_protection_sql(psprintf("CREATE INDEX ON %s (%s)", table, column));
+    secure_existing_readers(relid);
 }
 
 void unprotect_one_table(Oid relid) {
@@ -283,6 +324,29 @@ bool reads_protected_table(Oid view_relid) {
     bool is_null = false;
     const Datum result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
     return !is_null && DatumGetBool(result);
+}
+
+void make_view_security_invoker(Oid view_relid) {
+    const char* name = qualified_relation_name(view_relid);
+#if TG_HAVE_SECURITY_INVOKER_VIEWS
+    Relation view = relation_open(view_relid, AccessShareLock);
+    const bool already_invoker = RelationHasSecurityInvoker(view);
+    relation_close(view, AccessShareLock);
+    if (already_invoker) return;
+    if (!TG_TABLE_OWNERCHECK(view_relid, GetUserId()))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("view %s reads tables protected by tenant_guard and runs with its owner's rights",
+                               name),
+                        errhint("Its owner or a superuser must make it security_invoker first: "
+                                "ALTER VIEW %s SET (security_invoker = true).", name)));
+    run_protection_sql(psprintf("ALTER VIEW %s SET (security_invoker = true)", name));
+    ereport(NOTICE, (errmsg("view %s reads tables protected by tenant_guard: it was made security_invoker", name),
+                     errdetail("A view that runs with its owner's rights could bypass their row-level security.")));
+#else
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("view %s would bypass the row-level security of tables protected by tenant_guard", name),
+                    errhint("Views run with their owner's rights; security_invoker views need PostgreSQL 15.")));
+#endif
 }
 
 bool in_registered_schema(Oid relid) {

@@ -42,6 +42,8 @@ void protect_table_tree(Oid relid, bool explicit_request);
 void unprotect_table_tree(Oid relid);
 bool reads_protected_table(Oid view_relid);  // through other views, transitively
 bool in_registered_schema(Oid relid);
+// Views run with their owner's rights: a view over a protected table must be security_invoker.
+void make_view_security_invoker(Oid view_relid);
 void run_protection_sql(const char* sql);  // our own DDL: the event trigger and guards stand aside
 
 // True while tenant_guard runs its own DDL.

@@ -99,6 +99,17 @@ CREATE EVENT TRIGGER tenant_guard_protect_tables ON ddl_command_end
                  'CREATE VIEW', 'CREATE MATERIALIZED VIEW')
     EXECUTE FUNCTION tenant_guard.on_ddl_command_end();
 
+CREATE FUNCTION tenant_guard.on_sql_drop()
+RETURNS event_trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'tg_on_sql_drop';
+COMMENT ON FUNCTION tenant_guard.on_sql_drop() IS
+  'Event trigger: refuses statements that would drop tenant_guard''s policies from a remaining table';
+
+CREATE EVENT TRIGGER tenant_guard_keep_policies ON sql_drop
+    EXECUTE FUNCTION tenant_guard.on_sql_drop();
+
 -- Every table that has tenant_guard policies or the tenant column, and how protected it is.
 CREATE VIEW tenant_guard.protected_tables AS
 SELECT c.oid::pg_catalog.regclass AS table_name,
