@@ -45,7 +45,7 @@ per_query_ms() {
     q -U bench_app -v token="$token" <<SQL | tail -1
 SET max_parallel_workers_per_gather = 0;
 BEGIN;
-SELECT tenant_guard.set_tenant(:'token') IS NULL;
+SELECT tenant_guard.set_tenant(:'token') AS tenant \gset
 CREATE FUNCTION pg_temp.run(tenant uuid, n int) RETURNS float8 LANGUAGE plpgsql AS \$f\$
 DECLARE started timestamptz := clock_timestamp(); r record;
 BEGIN
@@ -92,7 +92,7 @@ echo "EXPLAIN ANALYZE of the top-50 query under the policy (application role, te
 q -U bench_app -v token="$token" <<SQL
 SET max_parallel_workers_per_gather = 0;
 BEGIN;
-SELECT tenant_guard.set_tenant(:'token') IS NULL;
+SELECT tenant_guard.set_tenant(:'token') AS tenant \gset
 EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) SELECT id, name, created_at FROM students_guarded ORDER BY created_at DESC LIMIT 50;
 COMMIT;
 SQL
