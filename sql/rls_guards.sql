@@ -152,6 +152,49 @@ SELECT table_name, protected FROM tenant_guard.protected_tables
 RESET ROLE;
 DROP VIEW admin_roster;
 
+-- A protected table cannot hide below an unprotected parent: a query on the parent applies only
+-- the parent's policies, also to the child's rows.
+SET ROLE tg_guard_owner;
+CREATE TABLE spy_parent (student text, grade text);
+ALTER TABLE grades INHERIT spy_parent;
+CREATE TABLE spy_child (tenant_id uuid, student text, grade text) INHERITS (spy_parent);
+-- Typed tables that gain the tenant column through their type are protected too.
+CREATE TYPE evil.row_shape AS (student text, grade text);
+CREATE TABLE spy_root OF evil.row_shape PARTITION BY LIST (student);
+CREATE TABLE shaped OF evil.row_shape;
+ALTER TYPE evil.row_shape ADD ATTRIBUTE tenant_id uuid CASCADE;
+SELECT table_name, protected FROM tenant_guard.protected_tables
+ WHERE table_name IN ('spy_root'::regclass, 'shaped'::regclass) ORDER BY table_name::text;
+ALTER TYPE evil.row_shape RENAME ATTRIBUTE tenant_id TO district CASCADE;
+DROP TABLE spy_root, shaped, spy_parent;
+-- CREATE RULE "_RETURN" turns an empty table into a view: made security_invoker like any view.
+CREATE TABLE grade_shadow (student text, grade text);
+CREATE RULE "_RETURN" AS ON SELECT TO grade_shadow DO INSTEAD SELECT student, grade FROM grades;
+SELECT relkind, reloptions FROM pg_class WHERE relname = 'grade_shadow';
+DROP VIEW grade_shadow;
+RESET ROLE;
+
+-- A WITH HOLD cursor would outlive the transaction and its tenant (and be left on a pooled backend).
+SET ROLE tg_guard_app;
+BEGIN;
+SELECT tenant_guard.set_tenant(:'token_a') IS NOT NULL AS context_a;
+DECLARE held CURSOR WITH HOLD FOR SELECT * FROM grades;
+ROLLBACK;
+BEGIN;
+DECLARE plain_cursor CURSOR FOR SELECT 1;
+CLOSE plain_cursor;
+COMMIT;
+RESET ROLE;
+
+-- A registered schema keeps its name.
+CREATE SCHEMA district AUTHORIZATION tg_guard_owner;
+SELECT tenant_guard.register_schema('district');
+SET ROLE tg_guard_owner;
+ALTER SCHEMA district RENAME TO district_old;
+RESET ROLE;
+SELECT tenant_guard.unregister_schema('district');
+DROP SCHEMA district;
+
 -- A superuser may do all of it.
 ALTER TABLE grades NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE grades FORCE ROW LEVEL SECURITY;

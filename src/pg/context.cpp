@@ -243,6 +243,8 @@ void install_context(const VerifiedContext& verified, bool is_local) {
 
 }  // namespace
 
+bool tenant_context_active() noexcept { return effective_context() != nullptr; }
+
 void revoke_context() noexcept {
     generation_floor = next_generation;
 }

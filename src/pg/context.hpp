@@ -13,6 +13,9 @@ void revoke_context() noexcept;
 void context_transaction_ended() noexcept;
 void context_subtransaction_aborted(unsigned int subxid) noexcept;
 
+// True while a tenant context is in force.
+bool tenant_context_active() noexcept;
+
 extern const char* const kContextSettingName;
 
 }  // namespace tenant_guard::pg

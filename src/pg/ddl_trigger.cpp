@@ -19,32 +19,50 @@ namespace tenant_guard::pg {
 
 namespace {
 
-enum class CommandKind { kNewTable, kAlteredTable, kNewView, kNewMaterializedView, kOther };
+enum class CommandKind {
+    kNewTable,
+    kAlteredTable,
+    kAlteredPolicy,
+    kAlteredType,
+    kNewView,
+    kAlteredView,
+    kNewRule,
+    kNewMaterializedView,
+    kOther
+};
 
 struct DdlCommand {
     Oid objid;
+    Oid relid;  // the table or view concerned (a policy's or a rule's table; else objid)
     CommandKind kind;
     bool in_extension;
 };
 
-// What the top-level ALTER TABLE statement did that matters here.
+// What the top-level statement did that matters here.
 struct AlterTableChanges {
-    bool adds_tenant_column;
+    bool adds_tenant_column;  // ALTER TABLE ... ADD COLUMN, ALTER TYPE ... ADD ATTRIBUTE
     bool attaches_partition;
+    bool changes_inheritance;  // ATTACH PARTITION, INHERIT
     bool changes_schema;
-    bool renames_to_tenant_column;
+    bool renames_to_tenant_column;  // RENAME COLUMN / ATTRIBUTE ... TO the tenant column
 };
 
 CommandKind classify(const char* tag, const char* object_type) {
-    if (strcmp(object_type, "table") == 0) {
-        if (strcmp(tag, "CREATE TABLE") == 0 || strcmp(tag, "CREATE TABLE AS") == 0 || strcmp(tag, "SELECT INTO") == 0)
-            return CommandKind::kNewTable;
-        if (strcmp(tag, "ALTER TABLE") == 0) return CommandKind::kAlteredTable;
+    const auto is = [](const char* a, const char* b) { return strcmp(a, b) == 0; };
+    if (is(object_type, "table")) {
+        if (is(tag, "CREATE TABLE") || is(tag, "CREATE TABLE AS") || is(tag, "SELECT INTO")) return CommandKind::kNewTable;
+        if (is(tag, "ALTER TABLE")) return CommandKind::kAlteredTable;
     }
-    // ALTER TABLE ... RENAME COLUMN reports the column; objid is still the table.
-    if (strcmp(object_type, "table column") == 0 && strcmp(tag, "ALTER TABLE") == 0) return CommandKind::kAlteredTable;
-    if (strcmp(object_type, "view") == 0 && strcmp(tag, "CREATE VIEW") == 0) return CommandKind::kNewView;
-    if (strcmp(object_type, "materialized view") == 0 && strcmp(tag, "CREATE MATERIALIZED VIEW") == 0)
+    // ALTER TABLE ... RENAME COLUMN reports the column; relid is still the table.
+    if (is(object_type, "table column") && is(tag, "ALTER TABLE")) return CommandKind::kAlteredTable;
+    if (is(object_type, "policy") && is(tag, "ALTER POLICY")) return CommandKind::kAlteredPolicy;
+    if (is(tag, "ALTER TYPE")) return CommandKind::kAlteredType;
+    if (is(object_type, "view")) {
+        if (is(tag, "CREATE VIEW")) return CommandKind::kNewView;
+        if (is(tag, "ALTER VIEW") || is(tag, "ALTER TABLE")) return CommandKind::kAlteredView;
+    }
+    if (is(object_type, "rule") && is(tag, "CREATE RULE")) return CommandKind::kNewRule;
+    if (is(object_type, "materialized view") && is(tag, "CREATE MATERIALIZED VIEW"))
         return CommandKind::kNewMaterializedView;
     return CommandKind::kOther;
 }
@@ -52,9 +70,14 @@ CommandKind classify(const char* tag, const char* object_type) {
 // The commands of this statement, from pg_event_trigger_ddl_commands(); palloc'd in the SPI context.
 DdlCommand* collect_commands(int* count) {
     static const char* const query =
-        "SELECT objid, command_tag, object_type, in_extension FROM pg_catalog.pg_event_trigger_ddl_commands()"
-        " WHERE objid IS NOT NULL";
-    if (SPI_execute(query, true, 0) != SPI_OK_SELECT) elog(ERROR, "tenant_guard: could not read the DDL commands");
+        "SELECT d.objid, d.command_tag, d.object_type, d.in_extension,"
+        "       CASE d.object_type"
+        "         WHEN 'policy' THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid)"
+        "         WHEN 'rule' THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)"
+        "         ELSE d.objid END"
+        "  FROM pg_catalog.pg_event_trigger_ddl_commands() d WHERE d.objid IS NOT NULL";
+    // Not read-only: the statement's own snapshot cannot see the policies and rules it created.
+    if (SPI_execute(query, false, 0) != SPI_OK_SELECT) elog(ERROR, "tenant_guard: could not read the DDL commands");
     const uint64 rows = SPI_processed;
     auto* commands = static_cast<DdlCommand*>(palloc0(sizeof(DdlCommand) * (rows + 1)));
     TupleDesc descriptor = SPI_tuptable->tupdesc;
@@ -67,6 +90,8 @@ DdlCommand* collect_commands(int* count) {
         commands[row].kind = (tag && object_type) ? classify(tag, object_type) : CommandKind::kOther;
         const Datum in_extension = SPI_getbinval(tuple, descriptor, 4, &is_null);
         commands[row].in_extension = !is_null && DatumGetBool(in_extension);
+        const Datum relid = SPI_getbinval(tuple, descriptor, 5, &is_null);
+        commands[row].relid = is_null ? InvalidOid : DatumGetObjectId(relid);
     }
     *count = static_cast<int>(rows);
     return commands;
@@ -83,13 +108,19 @@ AlterTableChanges inspect_statement(Node* statement) {
                 strcmp(castNode(ColumnDef, command->def)->colname, settings.tenant_column) == 0)
                 changes.adds_tenant_column = true;
             if (command->subtype == AT_AttachPartition) changes.attaches_partition = true;
+            if (command->subtype == AT_AttachPartition || command->subtype == AT_AddInherit)
+                changes.changes_inheritance = true;
         }
+    } else if (IsA(statement, CreateStmt)) {
+        auto* create = castNode(CreateStmt, statement);
+        changes.changes_inheritance = create->inhRelations != NIL;
     } else if (IsA(statement, AlterObjectSchemaStmt)) {
         changes.changes_schema = true;
     } else if (IsA(statement, RenameStmt)) {
         auto* rename = castNode(RenameStmt, statement);
-        changes.renames_to_tenant_column = rename->renameType == OBJECT_COLUMN && rename->newname != nullptr &&
-                                           strcmp(rename->newname, settings.tenant_column) == 0;
+        changes.renames_to_tenant_column =
+            (rename->renameType == OBJECT_COLUMN || rename->renameType == OBJECT_ATTRIBUTE) &&
+            rename->newname != nullptr && strcmp(rename->newname, settings.tenant_column) == 0;
     }
     return changes;
 }
@@ -104,26 +135,97 @@ AlterTableChanges inspect_statement(Node* statement) {
     pg_unreachable();
 }
 
-void protect_new_table(Oid relid) {
+void refuse_unprotected_parent(Oid relid) {
+    Oid child = InvalidOid;
+    Oid parent = InvalidOid;
+    if (!find_unprotected_parent(relid, &child, &parent)) return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("table %s is protected by tenant_guard, but its parent %s is not",
+                           qualified_relation_name(child), qualified_relation_name(parent)),
+                    errdetail("A query on a parent table applies only the parent's row-level security, also to "
+                              "its children's rows."),
+                    errhint("Protect the parent first: tenant_guard.protect_table('%s').",
+                            qualified_relation_name(parent))));
+}
+
+// After a non-superuser's statement: a guarded table must still be fully protected. The utility
+// guard refuses the obvious statements up front; this catches whatever got past it, e.g. a table
+// renamed by a concurrent transaction between the guard's name lookup and the statement's own.
+void refuse_weakened_protection(Oid relid) {
+    if (superuser()) return;
+    const char* defect = protection_defect(relid);
+    if (defect == nullptr) return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("cannot weaken table %s: it is protected by tenant_guard", qualified_relation_name(relid)),
+                    errdetail("After this statement %s.", defect),
+                    errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
+}
+
+bool is_table(Oid relid) {
     const char relkind = get_rel_relkind(relid);
-    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) return;
+    return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
+}
+
+void protect_new_table(Oid relid, const AlterTableChanges& changes) {
+    if (!is_table(relid)) return;
     if (find_tenant_column(relid) != InvalidAttrNumber)
         protect_table_tree(relid, false);
     else if (in_registered_schema(relid))
         refuse_table_without_tenant_column(relid);
+    if (changes.changes_inheritance) refuse_unprotected_parent(relid);
 }
 
 void handle_altered_table(Oid relid, const AlterTableChanges& changes) {
-    const char relkind = get_rel_relkind(relid);
-    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) return;
+    if (!is_table(relid)) return;
+    const bool has_tenant_column = find_tenant_column(relid) != InvalidAttrNumber;
     if (changes.adds_tenant_column || changes.renames_to_tenant_column) {
         protect_table_tree(relid, false);
     } else if (changes.attaches_partition) {
         // The event names the parent; protecting the whole tree covers the new partition.
         if (read_table_protection(relid).guarded()) protect_table_tree(relid, false);
     }
-    if (changes.changes_schema && find_tenant_column(relid) == InvalidAttrNumber && in_registered_schema(relid))
-        refuse_table_without_tenant_column(relid);
+    if (changes.changes_schema && in_registered_schema(relid)) {
+        if (!has_tenant_column) refuse_table_without_tenant_column(relid);
+        protect_table_tree(relid, false);
+    }
+    if (changes.changes_inheritance) refuse_unprotected_parent(relid);
+    refuse_weakened_protection(relid);
+}
+
+// ALTER TYPE ... ADD / RENAME ATTRIBUTE ... CASCADE changes the columns of the type's typed tables.
+// The event names the composite type's pg_class entry.
+void handle_altered_type(Oid type_relid, const AlterTableChanges& changes) {
+    if (!changes.adds_tenant_column && !changes.renames_to_tenant_column) return;
+    const Oid type_oid = get_rel_type_id(type_relid);
+    if (type_oid == InvalidOid) return;
+    static const char* const query =
+        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.reloftype = $1 AND c.relkind IN ('r', 'p') ORDER BY c.oid";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(type_oid)};
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read the typed tables of type %u", type_oid);
+    const uint64 count = SPI_processed;
+    Oid* tables = static_cast<Oid*>(palloc(sizeof(Oid) * (count + 1)));
+    for (uint64 i = 0; i < count; i++) {
+        bool is_null = false;
+        tables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
+    }
+    for (uint64 i = 0; i < count; i++)
+        if (find_tenant_column(tables[i]) != InvalidAttrNumber) protect_table_tree(tables[i], false);
+}
+
+void refuse_turned_off_invoker(Oid relid) {
+    if (superuser() || get_rel_relkind(relid) != RELKIND_VIEW || !reads_protected_table(relid)) return;
+#if TG_HAVE_SECURITY_INVOKER_VIEWS
+    Relation view = relation_open(relid, AccessShareLock);
+    const bool invoker = RelationHasSecurityInvoker(view);
+    relation_close(view, AccessShareLock);
+    if (invoker) return;
+#endif
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("cannot turn off security_invoker: view %s reads tables protected by tenant_guard",
+                           qualified_relation_name(relid)),
+                    errdetail("A view that runs with its owner's rights could bypass their row-level security.")));
 }
 
 void secure_new_view(Oid relid) {
@@ -168,13 +270,27 @@ Datum tg_on_ddl_command_end(PG_FUNCTION_ARGS) {
         if (command.in_extension) continue;
         switch (command.kind) {
             case CommandKind::kNewTable:
-                protect_new_table(command.objid);
+                protect_new_table(command.objid, changes);
                 break;
             case CommandKind::kAlteredTable:
-                handle_altered_table(command.objid, changes);
+                handle_altered_table(command.relid, changes);
+                break;
+            case CommandKind::kAlteredPolicy:
+                if (command.relid != InvalidOid) refuse_weakened_protection(command.relid);
+                break;
+            case CommandKind::kAlteredType:
+                handle_altered_type(command.objid, changes);
                 break;
             case CommandKind::kNewView:
                 secure_new_view(command.objid);
+                break;
+            case CommandKind::kAlteredView:
+                refuse_turned_off_invoker(command.objid);
+                break;
+            case CommandKind::kNewRule:
+                // CREATE RULE "_RETURN" can turn an empty table into a view.
+                if (command.relid != InvalidOid && get_rel_relkind(command.relid) == RELKIND_VIEW)
+                    secure_new_view(command.relid);
                 break;
             case CommandKind::kNewMaterializedView:
                 refuse_materialized_view(command.objid);

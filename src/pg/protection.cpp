@@ -349,6 +349,95 @@ void make_view_security_invoker(Oid view_relid) {
 #endif
 }
 
+namespace {
+
+// tenant_column = tenant_guard.policy_tenant(), as protect_table() writes it.
+bool is_tenant_comparison(Node* expression, AttrNumber attnum, Oid policy_tenant) {
+    if (expression == nullptr || !IsA(expression, OpExpr)) return false;
+    auto* comparison = castNode(OpExpr, expression);
+    if (get_opcode(comparison->opno) != F_UUID_EQ || list_length(comparison->args) != 2) return false;
+    Node* left = static_cast<Node*>(linitial(comparison->args));
+    Node* right = static_cast<Node*>(lsecond(comparison->args));
+    while (left != nullptr && IsA(left, RelabelType)) left = reinterpret_cast<Node*>(castNode(RelabelType, left)->arg);
+    return left != nullptr && IsA(left, Var) && castNode(Var, left)->varattno == attnum && right != nullptr &&
+           IsA(right, FuncExpr) && castNode(FuncExpr, right)->funcid == policy_tenant;
+}
+
+const char* policy_defect(HeapTuple tuple, TupleDesc descriptor, AttrNumber attnum, Oid policy_tenant) {
+    auto* policy = reinterpret_cast<Form_pg_policy>(GETSTRUCT(tuple));
+    const bool isolation = strcmp(NameStr(policy->polname), kIsolationPolicyName) == 0;
+    if (policy->polcmd != '*') return "a tenant_guard policy no longer applies to every command";
+    if (policy->polpermissive == isolation) return "a tenant_guard policy changed between permissive and restrictive";
+    bool is_null = false;
+    Datum roles = heap_getattr(tuple, Anum_pg_policy_polroles, descriptor, &is_null);
+    if (is_null) return "a tenant_guard policy no longer applies to PUBLIC";
+    ArrayType* role_array = DatumGetArrayTypeP(roles);
+    if (ARR_NDIM(role_array) != 1 || ARR_DIMS(role_array)[0] != 1 ||
+        reinterpret_cast<Oid*>(ARR_DATA_PTR(role_array))[0] != ACL_ID_PUBLIC)
+        return "a tenant_guard policy no longer applies to PUBLIC";
+    const AttrNumber expressions[] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
+    for (const AttrNumber column : expressions) {
+        Datum stored = heap_getattr(tuple, column, descriptor, &is_null);
+        if (is_null || !is_tenant_comparison(static_cast<Node*>(stringToNode(TextDatumGetCString(stored))), attnum,
+                                             policy_tenant))
+            return "a tenant_guard policy no longer compares the tenant column with policy_tenant()";
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+const char* protection_defect(Oid relid) {
+    const TableProtection protection = read_table_protection(relid);
+    if (!protection.guarded()) return nullptr;
+    if (!protection.rls_enabled) return "row level security is disabled";
+    if (!protection.rls_forced) return "row level security is no longer forced";
+    if (!protection.has_isolation_policy || !protection.has_tenant_rows_policy)
+        return "a tenant_guard policy is missing";
+    if (protection.tenant_attnum == InvalidAttrNumber) return "the tenant_guard policies lost their tenant column";
+    if (!has_policy_tenant_default(relid, protection.tenant_attnum))
+        return "the tenant column no longer defaults to policy_tenant()";
+    const Oid policy_tenant = policy_tenant_function();
+    const char* defect = nullptr;
+    Relation policy_catalog = table_open(PolicyRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(policy_catalog, PolicyPolrelidPolnameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (defect == nullptr && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        const char* name = NameStr(reinterpret_cast<Form_pg_policy>(GETSTRUCT(tuple))->polname);
+        if (strcmp(name, kIsolationPolicyName) == 0 || strcmp(name, kTenantRowsPolicyName) == 0)
+            defect = policy_defect(tuple, RelationGetDescr(policy_catalog), protection.tenant_attnum, policy_tenant);
+    }
+    systable_endscan(scan);
+    table_close(policy_catalog, AccessShareLock);
+    return defect;
+}
+
+bool find_unprotected_parent(Oid relid, Oid* child, Oid* parent) {
+    static const char* const query =
+        "WITH RECURSIVE up(relid) AS ("
+        "  SELECT $1 UNION SELECT i.inhparent FROM up JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.relid),"
+        " down(relid) AS ("
+        "  SELECT relid FROM up UNION SELECT i.inhrelid FROM down JOIN pg_catalog.pg_inherits i ON i.inhparent = down.relid)"
+        "SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i"
+        " WHERE i.inhrelid IN (SELECT relid FROM down)"
+        "   AND EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = i.inhrelid"
+        "                 AND p.polname OPERATOR(pg_catalog.=) 'tenant_guard_isolation')"
+        "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = i.inhparent"
+        "                 AND p.polname OPERATOR(pg_catalog.=) 'tenant_guard_isolation')"
+        " LIMIT 1";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(relid)};
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 1) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read the inheritance tree of table %u", relid);
+    if (SPI_processed == 0) return false;
+    bool is_null = false;
+    *child = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+    *parent = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &is_null));
+    return true;
+}
+
 bool in_registered_schema(Oid relid) {
     const Oid schema = get_rel_namespace(relid);
     if (isAnyTempNamespace(schema)) return false;

@@ -46,6 +46,16 @@ bool in_registered_schema(Oid relid);
 void make_view_security_invoker(Oid view_relid);
 void run_protection_sql(const char* sql);  // our own DDL: the event trigger and guards stand aside
 
+// After a statement touched a guarded table: what, if anything, is no longer as protect_table()
+// left it (row-level security enabled and forced; both policies FOR ALL TO PUBLIC comparing the
+// tenant column with policy_tenant(); the column default). nullptr when intact. Catalog reads only.
+const char* protection_defect(Oid relid);
+
+// A protected table below a parent that is not protected: querying the parent would apply only
+// the parent's (missing) policies to the child's rows. Looks at the whole inheritance tree that
+// relid belongs to. Needs SPI. Returns false, or true with the pair filled in.
+bool find_unprotected_parent(Oid relid, Oid* child, Oid* parent);
+
 // True while tenant_guard runs its own DDL.
 bool protection_in_progress();
 

@@ -143,7 +143,57 @@ void inspect_policy_change(const char* policy, RangeVar* table, const char* acti
         refuse_weakening(psprintf("%s policy \"%s\"", action, policy), relid);
 }
 
+// ALTER TYPE ... RENAME ATTRIBUTE renames the column of every typed table of the type.
+void inspect_attribute_rename(const RenameStmt* statement) {
+    const Oid type_relid = RangeVarGetRelid(statement->relation, NoLock, true);
+    if (type_relid == InvalidOid || statement->subname == nullptr) return;
+    static const char* const query =
+        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.reloftype = $1 AND c.relkind IN ('r', 'p')";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(get_rel_type_id(type_relid))};
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read the typed tables of a type");
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        bool is_null = false;
+        const Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
+        const TableProtection protection = read_table_protection(relid);
+        if (protection.guarded() && names_tenant_column(relid, protection, statement->subname))
+            refuse_weakening("rename the tenant column", relid);
+    }
+    SPI_finish();
+}
+
+// Registered tenant schemas are kept by name (so that they survive a dump and restore).
+void inspect_schema_rename(const RenameStmt* statement) {
+    static const char* const query =
+        "SELECT FROM tenant_guard.tenant_schemas WHERE schema_name OPERATOR(pg_catalog.=) $1";
+    Oid argument_types[1] = {NAMEOID};
+    NameData schema_name;
+    namestrcpy(&schema_name, statement->subname);
+    Datum arguments[1] = {NameGetDatum(&schema_name)};
+    // Without tenant_guard 0.2 in this database there is nothing to protect.
+    const Oid extension_schema = get_namespace_oid("tenant_guard", true);
+    if (extension_schema == InvalidOid || get_relname_relid("tenant_schemas", extension_schema) == InvalidOid) return;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    const bool registered = SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, true, 1) == SPI_OK_SELECT &&
+                            SPI_processed > 0;
+    SPI_finish();
+    if (registered)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("cannot rename schema \"%s\": it is registered as tenant-scoped", statement->subname),
+                        errhint("A superuser can unregister it first (tenant_guard.unregister_schema).")));
+}
+
 void inspect_rename(const RenameStmt* statement) {
+    if (statement->renameType == OBJECT_ATTRIBUTE) {
+        inspect_attribute_rename(statement);
+        return;
+    }
+    if (statement->renameType == OBJECT_SCHEMA) {
+        inspect_schema_rename(statement);
+        return;
+    }
     if (statement->renameType == OBJECT_POLICY) {
         if (is_reserved_policy_name(statement->newname)) refuse_reserved_policy_name(statement->newname);
         inspect_policy_change(statement->subname, statement->relation, "rename");
@@ -225,9 +275,20 @@ void inspect_protection_change(Node* statement) {
     }
 }
 
+// A WITH HOLD cursor keeps its rows after the transaction, and on a pooled connection the next
+// client may fetch them: refused while a tenant context is in force.
+void inspect_cursor(const DeclareCursorStmt* statement) {
+    if ((statement->options & CURSOR_OPT_HOLD) && tenant_context_active())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("WITH HOLD cursors are not allowed while a tenant context is set"),
+                        errdetail("The cursor would outlive the transaction and its tenant context, and could be "
+                                  "read by the next client of a pooled connection.")));
+}
+
 void guard_utility(TG_UTILITY_HOOK_ARGS) {
     Node* statement = pstmt->utilityStmt;
     inspect_protection_change(statement);
+    if (IsA(statement, DeclareCursorStmt)) inspect_cursor(castNode(DeclareCursorStmt, statement));
     switch (nodeTag(statement)) {
         case T_VariableSetStmt:
             inspect_variable_set(castNode(VariableSetStmt, statement));

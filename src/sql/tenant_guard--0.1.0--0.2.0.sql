@@ -96,7 +96,8 @@ COMMENT ON FUNCTION tenant_guard.on_ddl_command_end() IS
 
 CREATE EVENT TRIGGER tenant_guard_protect_tables ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'CREATE SCHEMA',
-                 'CREATE VIEW', 'CREATE MATERIALIZED VIEW')
+                 'ALTER TYPE', 'ALTER POLICY', 'CREATE VIEW', 'ALTER VIEW', 'CREATE RULE',
+                 'CREATE MATERIALIZED VIEW')
     EXECUTE FUNCTION tenant_guard.on_ddl_command_end();
 
 CREATE FUNCTION tenant_guard.on_sql_drop()
