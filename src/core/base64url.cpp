@@ -13,6 +13,14 @@ bool is_base64url_char(char c) {
            c == '_';
 }
 
+// The 6-bit value of a base64url character (already checked by is_base64url_char).
+unsigned sextet(char c) {
+    if (c >= 'A' && c <= 'Z') return static_cast<unsigned>(c - 'A');
+    if (c >= 'a' && c <= 'z') return static_cast<unsigned>(c - 'a') + 26;
+    if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0') + 52;
+    return c == '-' ? 62 : 63;
+}
+
 }  // namespace
 
 std::string base64url_encode(std::string_view bytes) {
@@ -50,8 +58,12 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     if (decoded < 0 || static_cast<size_t>(decoded) != out.size()) return std::nullopt;
     // EVP_DecodeBlock counts padding as zero bytes; drop them.
     out.resize(out.size() - padding);
-    // Canonical form only: re-encoding must give back the input (rejects non-zero trailing bits).
-    if (base64url_encode(out) != text) return std::nullopt;
+    // Canonical form only (RFC 4648 section 3.5): the bits of the last character beyond the last
+    // whole byte must be zero, so that every byte string has exactly one encoding.
+    if (const size_t remainder = text.size() % 4; remainder != 0) {
+        const unsigned unused_bits = remainder == 2 ? 4 : 2;
+        if (sextet(text.back()) & ((1u << unused_bits) - 1)) return std::nullopt;
+    }
     return out;
 }
 
