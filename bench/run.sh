@@ -20,9 +20,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 students=${STUDENTS:-500000}
-duration=${DURATION:-6}
-rounds=${ROUNDS:-3}
+duration=${DURATION:-5}
+rounds=${ROUNDS:-5}
 clients=${CLIENTS:-4}
+# The context switch is a latency question: measured with one client, so that queueing for the two
+# cores does not swamp the few microseconds it costs.
+switch_clients=${SWITCH_CLIENTS:-1}
 results=$root/bench/results
 mkdir -p "$results"
 
@@ -155,8 +158,8 @@ SQL
 
 # --- Runs -------------------------------------------------------------------------------------
 # One pgbench run; prints "tps" and appends per-transaction latencies (ms) to $work/<label>.lat.
-run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct)
-    local label=$1 script=$2 port=${3:-}
+run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct), $4 clients
+    local label=$1 script=$2 port=${3:-} clients=${4:-$clients}
     local log=$work/log.$label
     rm -f "$log".*
     local out
@@ -189,10 +192,10 @@ for round in $(seq "$rounds"); do
             tps["$v-$s-$round"]=$(run_pgbench "$v-$s" "$work/$v-$s.sql")
         done
     done
-    tps["switch-signed-$round"]=$(run_pgbench switch-signed "$work/switch-signed.sql")
-    tps["switch-unsigned-$round"]=$(run_pgbench switch-unsigned "$work/switch-unsigned.sql")
-    tps["pool-signed-$round"]=$(run_pgbench pool-signed "$work/switch-signed.sql" "$TG_BOUNCER_PORT")
-    tps["pool-unsigned-$round"]=$(run_pgbench pool-unsigned "$work/switch-unsigned.sql" "$TG_BOUNCER_PORT")
+    tps["switch-signed-$round"]=$(run_pgbench switch-signed "$work/switch-signed.sql" "" "$switch_clients")
+    tps["switch-unsigned-$round"]=$(run_pgbench switch-unsigned "$work/switch-unsigned.sql" "" "$switch_clients")
+    tps["pool-signed-$round"]=$(run_pgbench pool-signed "$work/switch-signed.sql" "$TG_BOUNCER_PORT" "$switch_clients")
+    tps["pool-unsigned-$round"]=$(run_pgbench pool-unsigned "$work/switch-unsigned.sql" "$TG_BOUNCER_PORT" "$switch_clients")
     echo "  round $round done"
 done
 
@@ -219,7 +222,8 @@ row() {  # $1 label, $2 baseline label, $3 index column
         done
     done
     echo
-    echo "Context switch inside every transaction (BEGIN; set context; top50; COMMIT), HS256 token vs set_config():"
+    echo "Context switch inside every transaction (BEGIN; set context; top50; COMMIT), HS256 token vs set_config(),"
+    echo "$switch_clients client(s):"
     echo
     echo "| variant | tps | p50 ms | p95 ms | p99 ms | ratio vs set_config | index used |"
     echo "|---|---|---|---|---|---|---|"
