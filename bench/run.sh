@@ -13,16 +13,16 @@
 # Context switch per transaction: BEGIN; <set context>; top50; COMMIT with set_tenant(HS256) vs
 # set_config(), directly and through pgbouncer in transaction mode.
 #
-#   bash bench/run.sh                    full run (about 10 minutes on 2 cores)
-#   DURATION=3 ROUNDS=2 bash bench/run.sh   quicker
+#   bash bench/run.sh                    full run (about 9 minutes on 2 cores)
+#   DURATION=2 ROUNDS=2 bash bench/run.sh   quicker
 # Writes bench/results/latest.md and bench/results/latest.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 students=${STUDENTS:-500000}
-duration=${DURATION:-5}
-rounds=${ROUNDS:-5}
-clients=${CLIENTS:-4}
+duration=${DURATION:-3}
+rounds=${ROUNDS:-7}
+clients=${CLIENTS:-2}
 # The context switch is a latency question: measured with one client, so that queueing for the two
 # cores does not swamp the few microseconds it costs.
 switch_clients=${SWITCH_CLIENTS:-1}
@@ -83,6 +83,11 @@ CREATE POLICY tenant_isolation ON students_definer
   USING (public.check_tenant_access(tenant_id)) WITH CHECK (public.check_tenant_access(tenant_id));
 
 VACUUM ANALYZE students_plain, students_guarded, students_setting, students_definer;
+-- No background vacuum in the middle of a measurement; the insert cells clean up after themselves.
+ALTER TABLE students_plain SET (autovacuum_enabled = off);
+ALTER TABLE students_guarded SET (autovacuum_enabled = off);
+ALTER TABLE students_setting SET (autovacuum_enabled = off);
+ALTER TABLE students_definer SET (autovacuum_enabled = off);
 GRANT SELECT, INSERT ON students_plain, students_guarded, students_setting, students_definer TO pool_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO pool_app;
 
@@ -190,6 +195,8 @@ for round in $(seq "$rounds"); do
     for s in "${shapes[@]}"; do
         for v in "${variants[@]}"; do
             tps["$v-$s-$round"]=$(run_pgbench "$v-$s" "$work/$v-$s.sql")
+            # Keep the dataset the same size for every cell.
+            if [ "$s" = insert ]; then q -c "DELETE FROM students_$v WHERE id > $students" -c "VACUUM students_$v"; fi
         done
     done
     tps["switch-signed-$round"]=$(run_pgbench switch-signed "$work/switch-signed.sql" "" "$switch_clients")
@@ -200,17 +207,21 @@ for round in $(seq "$rounds"); do
 done
 
 cell_tps() { for r in $(seq "$rounds"); do echo "${tps[$1-$r]}"; done | median; }
+# Each round's ratio is taken between cells run back to back, then the median over the rounds:
+# slow drifts of a shared machine cancel out.
+cell_ratio() {  # $1 label, $2 baseline label
+    for r in $(seq "$rounds"); do awk -v t="${tps[$1-$r]}" -v b="${tps[$2-$r]}" 'BEGIN {print t / b}'; done | median
+}
 row() {  # $1 label, $2 baseline label, $3 index column
-    local t b
-    t=$(cell_tps "$1"); b=$(cell_tps "$2")
-    printf '| %s | %.0f | %s | %s | %s | %.3f | %s |\n' "$1" "$t" \
+    printf '| %s | %.0f | %s | %s | %s | %.3f | %s |\n' "$1" "$(cell_tps "$1")" \
         "$(percentile 50 < "$work/$1.lat")" "$(percentile 95 < "$work/$1.lat")" "$(percentile 99 < "$work/$1.lat")" \
-        "$(awk -v t="$t" -v b="$b" 'BEGIN {print t / b}')" "$3"
+        "$(cell_ratio "$1" "$2")" "$3"
 }
 {
     echo "Benchmark of $(date -u +%F) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), PostgreSQL $(pg_config --version | awk '{print $2}'):"
     echo "$students students in 100 districts; $clients pgbench clients; $rounds rounds x ${duration}s per cell, variants interleaved;"
-    echo "tps is the median of the rounds, latencies (ms) are over every transaction of every round."
+    echo "tps is the median of the rounds; the ratio is the median of the rounds' ratios (the cells of a round"
+    echo "run back to back); latencies (ms) are over every transaction of every round."
     echo
     echo "| variant-shape | tps | p50 ms | p95 ms | p99 ms | ratio vs plain | index used |"
     echo "|---|---|---|---|---|---|---|"
@@ -240,7 +251,7 @@ cat "$results/latest.md"
 # A chart of the ratios (tenant_guard and the seeds' policies against the hand-written filter).
 for s in "${shapes[@]}"; do
     printf '%s' "$s"
-    for v in guarded setting definer; do printf ' %s' "$(awk -v t="$(cell_tps "$v-$s")" -v b="$(cell_tps "plain-$s")" 'BEGIN {print t / b}')"; done
+    for v in guarded setting definer; do printf ' %s' "$(cell_ratio "$v-$s" "plain-$s")"; done
     echo
 done > "$work/ratios.dat"
 gnuplot <<GNUPLOT
