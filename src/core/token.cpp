@@ -51,20 +51,22 @@ bool audience_matches(const Json& aud, const std::string& wanted) {
 
 }  // namespace
 
+void check_token_times(const TokenTimes& times, const ClaimPolicy& policy, std::int64_t now) {
+    const double skew = static_cast<double>(policy.clock_skew_seconds);
+    const double current = static_cast<double>(now);
+    if (!times.exp && policy.require_exp) refuse(Refusal::MissingExpiry);
+    // exp: "on or after which the JWT MUST NOT be accepted" (RFC 7519 4.1.4), plus leeway.
+    if (times.exp && current >= *times.exp + skew) refuse(Refusal::Expired);
+    if (times.nbf && current + skew < *times.nbf) refuse(Refusal::NotYetValid);
+    if (times.iat && *times.iat > current + skew) refuse(Refusal::IssuedInFuture);
+}
+
 VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& policy, std::int64_t now) {
     auto claims = parse_strict_json(claims_json);
     if (!claims || !claims->is_object()) refuse(Refusal::InvalidClaims);
 
-    const double skew = static_cast<double>(policy.clock_skew_seconds);
-    const double current = static_cast<double>(now);
-    auto exp = numeric_date(*claims, "exp");
-    auto nbf = numeric_date(*claims, "nbf");
-    auto iat = numeric_date(*claims, "iat");
-    if (!exp && policy.require_exp) refuse(Refusal::MissingExpiry);
-    // exp: "on or after which the JWT MUST NOT be accepted" (RFC 7519 4.1.4), plus leeway.
-    if (exp && current >= *exp + skew) refuse(Refusal::Expired);
-    if (nbf && current + skew < *nbf) refuse(Refusal::NotYetValid);
-    if (iat && *iat > current + skew) refuse(Refusal::IssuedInFuture);
+    TokenTimes times{numeric_date(*claims, "exp"), numeric_date(*claims, "nbf"), numeric_date(*claims, "iat")};
+    check_token_times(times, policy, now);
 
     if (!policy.issuer.empty()) {
         auto iss = claims->find("iss");
@@ -77,6 +79,7 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
     }
 
     VerifiedToken result;
+    result.times = times;
     auto tenant = claims->find(policy.tenant_claim);
     if (tenant == claims->end() || tenant->is_null()) refuse(Refusal::MissingTenant);
     if (!tenant->is_string()) refuse(Refusal::InvalidTenant);

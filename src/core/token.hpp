@@ -21,7 +21,22 @@ struct ClaimPolicy {
     std::int64_t clock_skew_seconds = 30;
     std::string issuer;    // empty: not enforced
     std::string audience;  // empty: not enforced
+
+    bool operator==(const ClaimPolicy& other) const {
+        return tenant_claim == other.tenant_claim && require_exp == other.require_exp &&
+               clock_skew_seconds == other.clock_skew_seconds && issuer == other.issuer && audience == other.audience;
+    }
+    bool operator!=(const ClaimPolicy& other) const { return !(*this == other); }
 };
+
+// The time claims (RFC 7519 4.1.4-4.1.6), kept so that a cached token can be re-checked.
+struct TokenTimes {
+    std::optional<double> exp, nbf, iat;
+};
+
+// Throws TokenRefused (Expired, NotYetValid, IssuedInFuture, MissingExpiry) when the times do not
+// admit the token at `now`.
+void check_token_times(const TokenTimes& times, const ClaimPolicy& policy, std::int64_t now);
 
 struct VerifiedToken {
     TenantId tenant;
@@ -29,6 +44,7 @@ struct VerifiedToken {
     std::string claims_json;  // the verified payload, compact
     std::string kid;
     Algorithm alg = Algorithm::HS256;
+    TokenTimes times;
 };
 
 // Verifies a JWS compact-serialised JWT and its claims. The payload is not parsed until the

@@ -19,6 +19,7 @@
 #include "key_store.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
+#include "verification_cache.hpp"
 
 #include "../core/token.hpp"
 
@@ -206,7 +207,8 @@ bool verify_token_text(const char* token, size_t length, VerifiedContext* out, C
             policy.clock_skew_seconds = settings.clock_skew_seconds;
             policy.issuer = issuer ? issuer : "";
             policy.audience = audience ? audience : "";
-            core::VerifiedToken verified = core::verify_token(std::string_view(token, length), *keys, policy, now_unix);
+            core::VerifiedToken verified =
+                verification_cache().verify(std::string_view(token, length), keys, policy, now_unix);
             memcpy(out->tenant.data, verified.tenant.bytes.data(), UUID_LEN);
             std::string text = verified.tenant.to_string();
             memcpy(out->tenant_text, text.c_str(), kUuidTextLength + 1);

@@ -4,6 +4,7 @@
 #include "postgres.hpp"
 #include "settings.hpp"
 #include "utility_guard.hpp"
+#include "verification_cache.hpp"
 #include "xact.hpp"
 
 extern "C" {
@@ -17,6 +18,7 @@ void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress) mark_preloaded();
     define_settings();
     define_context_setting();
+    define_verification_cache_setting();
     TG_RESERVE_GUC_PREFIX("tenant_guard");
     register_transaction_callbacks();
     install_utility_guard();

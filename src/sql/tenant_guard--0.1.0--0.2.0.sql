@@ -148,3 +148,12 @@ SELECT c.oid::pg_catalog.regclass AS table_name,
 COMMENT ON VIEW tenant_guard.protected_tables IS
   'Tables with tenant_guard policies or a tenant column: policies, forced row-level security, tenant-led index';
 GRANT SELECT ON tenant_guard.protected_tables TO PUBLIC;
+
+-- Hits and misses of this backend's cache of verified tokens (tenant_guard.token_cache_size).
+CREATE FUNCTION tenant_guard.token_cache_stats(OUT hits bigint, OUT misses bigint, OUT entries integer,
+                                               OUT capacity integer)
+RETURNS record
+LANGUAGE c VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tg_token_cache_stats';
+COMMENT ON FUNCTION tenant_guard.token_cache_stats() IS
+  'This backend''s cache of verified tokens: hits, misses, entries, capacity';
