@@ -38,13 +38,24 @@ grep -E '^[0-9]+% tests passed' "$logs/ctest.log"
 passed=$((passed + p)); failed=$((failed + f))
 echo "   $p passed, $f failed"
 
-echo "== fuzz smoke (libFuzzer, ${TG_FUZZ_SECONDS:-20} s on the seed corpus)"
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (one suite)"
+if cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+        >"$logs/asan.log" 2>&1 &&
+    cmake --build build/asan -j"$(nproc)" >>"$logs/asan.log" 2>&1 &&
+    (cd build/asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure) >>"$logs/asan.log" 2>&1; then
+    passed=$((passed + 1)); grep -E '^[0-9]+% tests passed' "$logs/asan.log" | sed 's/^/   /'; echo "   1 passed, 0 failed"
+else
+    failed=$((failed + 1)); grep -E 'ERROR: AddressSanitizer|runtime error|Failed' "$logs/asan.log" | head -20; echo "   0 passed, 1 failed"
+fi
+
+echo "== fuzz smoke (libFuzzer, ${TG_FUZZ_SECONDS:-60} s on the seed corpus)"
 fuzz_ok=0
 if cmake -S . -B build/fuzz -DTENANT_GUARD_FUZZ=ON -DTENANT_GUARD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$logs/fuzz.log" 2>&1 &&
     cmake --build build/fuzz -j"$(nproc)" >>"$logs/fuzz.log" 2>&1; then
     rm -rf build/fuzz-corpus && cp -r test/fuzz/corpus build/fuzz-corpus
-    build/fuzz/fuzz_verify_token -max_total_time="${TG_FUZZ_SECONDS:-20}" -max_len=20000 \
+    build/fuzz/fuzz_verify_token -max_total_time="${TG_FUZZ_SECONDS:-60}" -max_len=20000 \
         -artifact_prefix=build/fuzz/ build/fuzz-corpus >>"$logs/fuzz.log" 2>&1 && fuzz_ok=1
 fi
 if [ "$fuzz_ok" = 1 ]; then
