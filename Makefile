@@ -27,3 +27,7 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when any of our headers changes (a
+# changed struct layout must never meet objects compiled against the old one).
+$(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)

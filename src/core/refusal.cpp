@@ -22,6 +22,8 @@ const char* refusal_message(Refusal reason) noexcept {
         case Refusal::MissingTenant: return "token has no tenant claim";
         case Refusal::InvalidTenant: return "token tenant claim is not a valid UUID";
         case Refusal::InvalidClaims: return "token claims are invalid";
+        case Refusal::TenantNotAllowed: return "the requested tenant is not among the token's tenants";
+        case Refusal::TenantNotChosen: return "token lists several tenants: name the one to act for";
     }
     return "token is invalid";
 }

@@ -25,7 +25,9 @@ enum class Refusal {
     BadIssuer,
     BadAudience,
     MissingTenant,
-    InvalidTenant,       // tenant claim is not a UUID
+    InvalidTenant,       // tenant claim is not a UUID (or the tenants claim not a list of them)
+    TenantNotAllowed,    // the tenant asked for is not among the token's tenants
+    TenantNotChosen,     // the token lists several tenants and none was named
     InvalidClaims,       // claims not a JSON object, a time claim not a number, ...
 };
 

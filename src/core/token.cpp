@@ -80,12 +80,37 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
 
     VerifiedToken result;
     result.times = times;
+    const auto allow = [&result](const TenantId& id) {
+        for (const auto& known : result.allowed_tenants)
+            if (known == id) return;
+        result.allowed_tenants.push_back(id);
+    };
     auto tenant = claims->find(policy.tenant_claim);
-    if (tenant == claims->end() || tenant->is_null()) refuse(Refusal::MissingTenant);
-    if (!tenant->is_string()) refuse(Refusal::InvalidTenant);
-    auto tenant_id = parse_tenant_id(tenant->get_ref<const std::string&>());
-    if (!tenant_id) refuse(Refusal::InvalidTenant);
-    result.tenant = *tenant_id;
+    const bool has_tenant = tenant != claims->end() && !tenant->is_null();
+    if (has_tenant) {
+        if (!tenant->is_string()) refuse(Refusal::InvalidTenant);
+        auto tenant_id = parse_tenant_id(tenant->get_ref<const std::string&>());
+        if (!tenant_id) refuse(Refusal::InvalidTenant);
+        result.tenant = *tenant_id;
+        allow(*tenant_id);
+    }
+    auto tenants = policy.tenants_claim.empty() ? claims->end() : claims->find(policy.tenants_claim);
+    if (tenants != claims->end() && !tenants->is_null()) {
+        if (!tenants->is_array() || tenants->empty() || tenants->size() > kMaxTenantsPerToken)
+            refuse(Refusal::InvalidTenant);
+        for (const auto& entry : *tenants) {
+            if (!entry.is_string()) refuse(Refusal::InvalidTenant);
+            auto id = parse_tenant_id(entry.get_ref<const std::string&>());
+            if (!id) refuse(Refusal::InvalidTenant);
+            allow(*id);
+        }
+    }
+    if (result.allowed_tenants.empty()) refuse(Refusal::MissingTenant);
+    if (!has_tenant) {
+        // Only a list: it names the tenant when it has exactly one.
+        result.has_default_tenant = result.allowed_tenants.size() == 1;
+        result.tenant = result.allowed_tenants.front();
+    }
 
     auto sub = claims->find("sub");
     if (sub != claims->end()) {
@@ -94,6 +119,16 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
     }
     result.claims_json = claims->dump();
     return result;
+}
+
+TenantId choose_tenant(const VerifiedToken& token, const std::optional<TenantId>& requested) {
+    if (!requested) {
+        if (!token.has_default_tenant) refuse(Refusal::TenantNotChosen);
+        return token.tenant;
+    }
+    for (const auto& allowed : token.allowed_tenants)
+        if (allowed == *requested) return allowed;
+    refuse(Refusal::TenantNotAllowed);
 }
 
 VerifiedToken verify_token(std::string_view token, const KeySet& keys, const ClaimPolicy& policy, std::int64_t now) {

@@ -44,11 +44,12 @@ struct ContextValue {
     uint64 generation;
     uint64 transaction_number;
     SubTransactionId subxid;
+    int32 allowed_count;   // tenants the token may act for (switch_tenant), stored first
     int32 subject_length;  // -1: no sub claim
-    const char* subject() const { return subject_length < 0 ? nullptr : reinterpret_cast<const char*>(this + 1); }
-    const char* claims() const {
-        return reinterpret_cast<const char*>(this + 1) + (subject_length < 0 ? 0 : subject_length + 1);
-    }
+    const pg_uuid_t* allowed() const { return reinterpret_cast<const pg_uuid_t*>(this + 1); }
+    const char* strings() const { return reinterpret_cast<const char*>(allowed() + allowed_count); }
+    const char* subject() const { return subject_length < 0 ? nullptr : strings(); }
+    const char* claims() const { return strings() + (subject_length < 0 ? 0 : subject_length + 1); }
 };
 
 // A verified token on its way into the GUC (see install_context()).
@@ -58,6 +59,8 @@ struct PendingContext {
     bool is_local;
     const char* subject;
     const char* claims;
+    const pg_uuid_t* allowed;
+    int allowed_count;
 };
 
 char* context_setting_value = nullptr;
@@ -100,15 +103,20 @@ inline const ContextValue* effective_context() {
     return value;
 }
 
-ContextValue* allocate_context_value(const char* subject, const char* claims) {
+ContextValue* allocate_context_value(const char* subject, const char* claims, const pg_uuid_t* allowed = nullptr,
+                                     int allowed_count = 0) {
     size_t subject_length = subject ? strlen(subject) : 0;
     size_t claims_length = claims ? strlen(claims) : 0;
-    size_t size = sizeof(ContextValue) + (subject ? subject_length + 1 : 0) + claims_length + 1;
+    size_t size = sizeof(ContextValue) + sizeof(pg_uuid_t) * static_cast<size_t>(allowed_count) +
+                  (subject ? subject_length + 1 : 0) + claims_length + 1;
     auto* value = static_cast<ContextValue*>(TG_GUC_EXTRA_ALLOC(size));
     if (value == nullptr) return nullptr;
     memset(value, 0, sizeof(ContextValue));
+    value->allowed_count = allowed_count;
+    if (allowed_count > 0)
+        memcpy(const_cast<pg_uuid_t*>(value->allowed()), allowed, sizeof(pg_uuid_t) * static_cast<size_t>(allowed_count));
     value->subject_length = subject ? static_cast<int32>(subject_length) : -1;
-    char* strings = reinterpret_cast<char*>(value + 1);
+    char* strings = const_cast<char*>(value->strings());
     if (subject) {
         memcpy(strings, subject, subject_length + 1);
         strings += subject_length + 1;
@@ -128,7 +136,8 @@ bool check_context_setting(char** newval, void** extra, GucSource /*source*/) {
         return true;
     }
     if (pending_context != nullptr && strcmp(requested, pending_context->tenant_text) == 0) {
-        ContextValue* value = allocate_context_value(pending_context->subject, pending_context->claims);
+        ContextValue* value = allocate_context_value(pending_context->subject, pending_context->claims,
+                                                     pending_context->allowed, pending_context->allowed_count);
         if (value == nullptr) return false;
         value->has_tenant = true;
         value->is_local = pending_context->is_local;
@@ -186,15 +195,19 @@ void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
 struct VerifiedContext {
     pg_uuid_t tenant;
     char tenant_text[kUuidTextLength + 1];
-    char* subject;  // palloc'd or nullptr
-    char* claims;   // palloc'd
+    char* subject;       // palloc'd or nullptr
+    char* claims;        // palloc'd
+    pg_uuid_t* allowed;  // palloc'd
+    int allowed_count;
 };
 
 // Runs the core verifier; on refusal fills `failure` instead. No PostgreSQL error is raised here.
-bool verify_token_text(const char* token, size_t length, VerifiedContext* out, CoreFailure* failure) {
+bool verify_token_text(const char* token, size_t length, const pg_uuid_t* requested, VerifiedContext* out,
+                       CoreFailure* failure) {
     TimestampTz now = GetCurrentTimestamp();
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
     const char* tenant_claim = settings.tenant_claim;
+    const char* tenants_claim = settings.tenants_claim;
     const char* issuer = settings.issuer;
     const char* audience = settings.audience;
     return call_core(
@@ -203,14 +216,25 @@ bool verify_token_text(const char* token, size_t length, VerifiedContext* out, C
             if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
             core::ClaimPolicy policy;
             policy.tenant_claim = tenant_claim ? tenant_claim : "tenant_id";
+            policy.tenants_claim = tenants_claim ? tenants_claim : "";
             policy.require_exp = settings.require_exp;
             policy.clock_skew_seconds = settings.clock_skew_seconds;
             policy.issuer = issuer ? issuer : "";
             policy.audience = audience ? audience : "";
             core::VerifiedToken verified =
                 verification_cache().verify(std::string_view(token, length), keys, policy, now_unix);
-            memcpy(out->tenant.data, verified.tenant.bytes.data(), UUID_LEN);
-            std::string text = verified.tenant.to_string();
+            std::optional<core::TenantId> wanted;
+            if (requested != nullptr) {
+                wanted.emplace();
+                memcpy(wanted->bytes.data(), requested->data, UUID_LEN);
+            }
+            const core::TenantId chosen = core::choose_tenant(verified, wanted);
+            memcpy(out->tenant.data, chosen.bytes.data(), UUID_LEN);
+            std::string text = chosen.to_string();
+            out->allowed_count = static_cast<int>(verified.allowed_tenants.size());
+            out->allowed = static_cast<pg_uuid_t*>(palloc_or_throw(sizeof(pg_uuid_t) * verified.allowed_tenants.size()));
+            for (size_t i = 0; i < verified.allowed_tenants.size(); ++i)
+                memcpy(out->allowed[i].data, verified.allowed_tenants[i].bytes.data(), UUID_LEN);
             memcpy(out->tenant_text, text.c_str(), kUuidTextLength + 1);
             out->subject = verified.subject ? pstrdup_or_throw(*verified.subject) : nullptr;
             out->claims = pstrdup_or_throw(verified.claims_json);
@@ -219,7 +243,9 @@ bool verify_token_text(const char* token, size_t length, VerifiedContext* out, C
 }
 
 void install_context(const VerifiedContext& verified, bool is_local) {
-    PendingContext pending{verified.tenant_text, verified.tenant, is_local, verified.subject, verified.claims};
+    PendingContext pending{verified.tenant_text, verified.tenant,  is_local,
+                           verified.subject,     verified.claims,  verified.allowed,
+                           verified.allowed_count};
     pending_context = &pending;
     PG_TRY();
     {
@@ -289,6 +315,8 @@ extern "C" {
 TG_SQL_FUNCTION(tg_set_tenant)
 TG_SQL_FUNCTION(tg_current_tenant)
 TG_SQL_FUNCTION(tg_policy_tenant)
+TG_SQL_FUNCTION(tg_switch_tenant)
+TG_SQL_FUNCTION(tg_allowed_tenants)
 TG_SQL_FUNCTION(tg_require_tenant)
 TG_SQL_FUNCTION(tg_reset_tenant)
 TG_SQL_FUNCTION(tg_current_claims)
@@ -305,10 +333,11 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
     if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + tenant_guard::core::kMaxTokenBytes)
         refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "tenant token rejected: token is too large");
     text* token = PG_GETARG_TEXT_PP(0);
+    const pg_uuid_t* requested = (PG_NARGS() > 2 && !PG_ARGISNULL(2)) ? PG_GETARG_UUID_P(2) : nullptr;
 
     VerifiedContext verified{};
     CoreFailure failure;
-    if (!verify_token_text(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &verified, &failure)) {
+    if (!verify_token_text(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), requested, &verified, &failure)) {
         revoke_context();
         raise_core_failure(failure);
     }
@@ -316,6 +345,50 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = verified.tenant;
     PG_RETURN_UUID_P(result);
+}
+
+// Acts for another of the tenants the current context's token lists, in the same scope, without
+// presenting the token again. A tenant the token does not list is refused, and (fail closed) the
+// context is gone afterwards, as after any refused set_tenant().
+Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be null");
+    const pg_uuid_t* wanted = PG_GETARG_UUID_P(0);
+    const ContextValue* current = effective_context();
+    if (current == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
+                        errhint("Call tenant_guard.set_tenant(token) first.")));
+    bool listed = false;
+    for (int i = 0; i < current->allowed_count && !listed; ++i)
+        listed = memcmp(current->allowed()[i].data, wanted->data, UUID_LEN) == 0;
+    if (!listed)
+        refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                          "tenant token rejected: the requested tenant is not among the token's tenants");
+    // Copy out of the GUC's memory before the GUC replaces it.
+    VerifiedContext next{};
+    next.tenant = *wanted;
+    char* text = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(wanted)));
+    strlcpy(next.tenant_text, text, sizeof(next.tenant_text));
+    next.subject = current->subject() ? pstrdup(current->subject()) : nullptr;
+    next.claims = pstrdup(current->claims());
+    next.allowed_count = current->allowed_count;
+    next.allowed = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count)));
+    memcpy(next.allowed, current->allowed(), sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count));
+    install_context(next, current->is_local);
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = *wanted;
+    PG_RETURN_UUID_P(result);
+}
+
+Datum tg_allowed_tenants(PG_FUNCTION_ARGS) {
+    const ContextValue* value = effective_context();
+    if (value == nullptr || value->from_leader) PG_RETURN_NULL();
+    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * static_cast<size_t>(value->allowed_count + 1)));
+    for (int i = 0; i < value->allowed_count; ++i) {
+        auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+        *copy = value->allowed()[i];
+        elements[i] = UUIDPGetDatum(copy);
+    }
+    PG_RETURN_ARRAYTYPE_P(construct_array(elements, value->allowed_count, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
 
 Datum tg_current_tenant(PG_FUNCTION_ARGS) {

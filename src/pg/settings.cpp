@@ -43,6 +43,9 @@ void define_settings() {
     DefineCustomStringVariable("tenant_guard.tenant_claim", "Claim that carries the tenant id (a UUID).", nullptr,
                                &settings.tenant_claim, "tenant_id", PGC_SUSET, 0, check_tenant_claim, nullptr,
                                nullptr);
+    DefineCustomStringVariable("tenant_guard.tenants_claim",
+                               "Claim that lists the tenants (UUIDs) a token may act for; empty: not used.", nullptr,
+                               &settings.tenants_claim, "tenants", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("tenant_guard.require_exp", "Refuse tokens without an exp claim.", nullptr,
                              &settings.require_exp, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("tenant_guard.clock_skew", "Leeway for exp, nbf and iat.", nullptr,

@@ -9,6 +9,7 @@ enum MissingContext { kMissingContextEmpty, kMissingContextError };
 struct Settings {
     char* jwks_file = nullptr;
     char* tenant_claim = nullptr;
+    char* tenants_claim = nullptr;
     bool require_exp = true;
     int clock_skew_seconds = 30;
     char* issuer = nullptr;

@@ -157,3 +157,26 @@ LANGUAGE c VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tg_token_cache_stats';
 COMMENT ON FUNCTION tenant_guard.token_cache_stats() IS
   'This backend''s cache of verified tokens: hits, misses, entries, capacity';
+
+-- Tokens for several tenants: set_tenant() gains the tenant to act for (NULL: the token's own).
+-- The old two-argument form goes, or calls with two arguments would be ambiguous.
+DROP FUNCTION tenant_guard.set_tenant(text, boolean);
+CREATE FUNCTION tenant_guard.set_tenant(token text, is_local boolean DEFAULT true, tenant uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'tg_set_tenant';
+COMMENT ON FUNCTION tenant_guard.set_tenant(text, boolean, uuid) IS
+  'Verify a signed tenant token and set the tenant context (is_local: until transaction end, else session; tenant: one of the token''s tenants)';
+
+CREATE FUNCTION tenant_guard.switch_tenant(tenant uuid)
+RETURNS uuid
+LANGUAGE c VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'tg_switch_tenant';
+COMMENT ON FUNCTION tenant_guard.switch_tenant(uuid) IS
+  'Act for another tenant listed by the current context''s token, in the same scope';
+
+CREATE FUNCTION tenant_guard.allowed_tenants()
+RETURNS uuid[]
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tg_allowed_tenants';
+COMMENT ON FUNCTION tenant_guard.allowed_tenants() IS 'The tenants the current context''s token may act for, or NULL';

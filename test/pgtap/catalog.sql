@@ -4,21 +4,21 @@ SELECT plan(22);
 
 SELECT volatility_is('tenant_guard', 'current_tenant', ARRAY[]::text[], 'stable', 'current_tenant() is STABLE');
 SELECT volatility_is('tenant_guard', 'require_tenant', ARRAY[]::text[], 'stable', 'require_tenant() is STABLE');
-SELECT volatility_is('tenant_guard', 'set_tenant', ARRAY['text', 'boolean'], 'volatile', 'set_tenant() is VOLATILE');
+SELECT volatility_is('tenant_guard', 'set_tenant', ARRAY['text', 'boolean', 'uuid'], 'volatile', 'set_tenant() is VOLATILE');
 SELECT volatility_is('tenant_guard', 'reset_tenant', ARRAY[]::text[], 'volatile', 'reset_tenant() is VOLATILE');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.current_tenant()'::regprocedure), 's',
   'current_tenant() is PARALLEL SAFE (usable in parallel plans)');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.require_tenant()'::regprocedure), 's',
   'require_tenant() is PARALLEL SAFE');
-SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean)'::regprocedure), 'u',
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean, uuid)'::regprocedure), 'u',
   'set_tenant() is PARALLEL UNSAFE');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.current_claims()'::regprocedure), 'r',
   'current_claims() is PARALLEL RESTRICTED (claims live in the leader)');
 SELECT ok((SELECT proleakproof FROM pg_proc WHERE oid = 'tenant_guard.current_tenant()'::regprocedure),
   'current_tenant() is LEAKPROOF');
-SELECT ok(NOT (SELECT prosecdef FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean)'::regprocedure),
+SELECT ok(NOT (SELECT prosecdef FROM pg_proc WHERE oid = 'tenant_guard.set_tenant(text, boolean, uuid)'::regprocedure),
   'set_tenant() is not SECURITY DEFINER');
-SELECT function_returns('tenant_guard', 'set_tenant', ARRAY['text', 'boolean'], 'uuid', 'set_tenant() returns uuid');
+SELECT function_returns('tenant_guard', 'set_tenant', ARRAY['text', 'boolean', 'uuid'], 'uuid', 'set_tenant() returns uuid');
 SELECT function_returns('tenant_guard', 'current_claims', ARRAY[]::text[], 'jsonb', 'current_claims() returns jsonb');
 
 SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.tenant_id'), 'superuser',

@@ -39,6 +39,8 @@ inline const char* refusal_name(Refusal reason) {
         case Refusal::MissingTenant: return "MissingTenant";
         case Refusal::InvalidTenant: return "InvalidTenant";
         case Refusal::InvalidClaims: return "InvalidClaims";
+        case Refusal::TenantNotAllowed: return "TenantNotAllowed";
+        case Refusal::TenantNotChosen: return "TenantNotChosen";
     }
     return "?";
 }
