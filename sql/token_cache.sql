@@ -40,3 +40,15 @@ SELECT tenant_guard.set_tenant(:'token_a');
 SELECT hits, misses, entries, capacity FROM tenant_guard.token_cache_stats();
 RESET tenant_guard.token_cache_size;
 RESET tenant_guard.clock_skew;
+
+-- tenant_guard.require_jti (superuser): one-time tokens. A jti is accepted once; the cache does
+-- not help a replay.
+SET tenant_guard.require_jti = on;
+SELECT tenant_guard.sign_token(jsonb_build_object('tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001',
+         'jti', 'request-1', 'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256') AS one_time
+\gset
+SELECT tenant_guard.set_tenant(:'one_time');
+SELECT tenant_guard.set_tenant(:'one_time');
+SELECT tenant_guard.set_tenant(:'token_a');
+RESET tenant_guard.require_jti;
+SELECT tenant_guard.set_tenant(:'token_a');

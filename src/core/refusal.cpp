@@ -24,6 +24,8 @@ const char* refusal_message(Refusal reason) noexcept {
         case Refusal::InvalidClaims: return "token claims are invalid";
         case Refusal::TenantNotAllowed: return "the requested tenant is not among the token's tenants";
         case Refusal::TenantNotChosen: return "token lists several tenants: name the one to act for";
+        case Refusal::MissingTokenId: return "token has no id (jti)";
+        case Refusal::Replayed: return "token was already used (jti)";
     }
     return "token is invalid";
 }

@@ -28,6 +28,8 @@ enum class Refusal {
     InvalidTenant,       // tenant claim is not a UUID (or the tenants claim not a list of them)
     TenantNotAllowed,    // the tenant asked for is not among the token's tenants
     TenantNotChosen,     // the token lists several tenants and none was named
+    MissingTokenId,      // tenant_guard.require_jti and no jti claim
+    Replayed,            // tenant_guard.require_jti and this jti was accepted before
     InvalidClaims,       // claims not a JSON object, a time claim not a number, ...
 };
 

@@ -112,6 +112,10 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
         result.tenant = result.allowed_tenants.front();
     }
 
+    if (auto jti = claims->find("jti"); jti != claims->end()) {
+        if (!jti->is_string()) refuse(Refusal::InvalidClaims);
+        result.token_id = jti->get<std::string>();
+    }
     auto sub = claims->find("sub");
     if (sub != claims->end()) {
         if (!sub->is_string()) refuse(Refusal::InvalidClaims);

@@ -48,6 +48,7 @@ struct VerifiedToken {
     // Every tenant the token may act for: the tenant claim and the tenants claim, without repeats.
     std::vector<TenantId> allowed_tenants;
     std::optional<std::string> subject;
+    std::optional<std::string> token_id;  // the jti claim
     std::string claims_json;  // the verified payload, compact
     std::string kid;
     Algorithm alg = Algorithm::HS256;

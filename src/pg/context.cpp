@@ -208,6 +208,7 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
     const char* tenant_claim = settings.tenant_claim;
     const char* tenants_claim = settings.tenants_claim;
+    const bool require_jti = settings.require_jti;
     const char* issuer = settings.issuer;
     const char* audience = settings.audience;
     return call_core(
@@ -229,6 +230,8 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
                 memcpy(wanted->bytes.data(), requested->data, UUID_LEN);
             }
             const core::TenantId chosen = core::choose_tenant(verified, wanted);
+            // Last, so that a token refused for any other reason does not use up its jti.
+            if (require_jti) replay_guard().admit(verified.token_id, verified.times.exp, now_unix);
             memcpy(out->tenant.data, chosen.bytes.data(), UUID_LEN);
             std::string text = chosen.to_string();
             out->allowed_count = static_cast<int>(verified.allowed_tenants.size());

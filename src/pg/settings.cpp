@@ -48,6 +48,10 @@ void define_settings() {
                                &settings.tenants_claim, "tenants", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("tenant_guard.require_exp", "Refuse tokens without an exp claim.", nullptr,
                              &settings.require_exp, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("tenant_guard.require_jti",
+                             "Replay defence: every token needs a jti, and a jti is accepted once per backend.",
+                             "Only for one-time tokens: presenting the same token again is then refused.",
+                             &settings.require_jti, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("tenant_guard.clock_skew", "Leeway for exp, nbf and iat.", nullptr,
                             &settings.clock_skew_seconds, 30, 0, 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr,
                             nullptr);

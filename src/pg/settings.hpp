@@ -11,6 +11,7 @@ struct Settings {
     char* tenant_claim = nullptr;
     char* tenants_claim = nullptr;
     bool require_exp = true;
+    bool require_jti = false;
     int clock_skew_seconds = 30;
     char* issuer = nullptr;
     char* audience = nullptr;

@@ -25,6 +25,12 @@ core::TokenCache& verification_cache() noexcept {
     return *cache_instance;
 }
 
+core::ReplayGuard& replay_guard() noexcept {
+    static core::ReplayGuard* guard = nullptr;  // first use only, inside call_core()
+    if (guard == nullptr) guard = new core::ReplayGuard();
+    return *guard;
+}
+
 void define_verification_cache_setting() {
     DefineCustomIntVariable("tenant_guard.token_cache_size",
                             "Verified tokens each backend remembers, so that presenting one again skips verification.",

@@ -1,12 +1,15 @@
-// The per-backend cache of verified tokens (core/token_cache.hpp), its size setting
-// tenant_guard.token_cache_size and the SQL function tenant_guard.token_cache_stats().
+// What a backend remembers about tokens: the cache of verified tokens (core/token_cache.hpp), its
+// size setting tenant_guard.token_cache_size and tenant_guard.token_cache_stats(); and the token ids
+// already accepted, for tenant_guard.require_jti (core/replay_guard.hpp).
 #pragma once
 
+#include "../core/replay_guard.hpp"
 #include "../core/token_cache.hpp"
 
 namespace tenant_guard::pg {
 
 core::TokenCache& verification_cache() noexcept;
+core::ReplayGuard& replay_guard() noexcept;
 void define_verification_cache_setting();
 
 }  // namespace tenant_guard::pg

@@ -41,6 +41,8 @@ inline const char* refusal_name(Refusal reason) {
         case Refusal::InvalidClaims: return "InvalidClaims";
         case Refusal::TenantNotAllowed: return "TenantNotAllowed";
         case Refusal::TenantNotChosen: return "TenantNotChosen";
+        case Refusal::MissingTokenId: return "MissingTokenId";
+        case Refusal::Replayed: return "Replayed";
     }
     return "?";
 }
