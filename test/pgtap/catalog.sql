@@ -1,11 +1,21 @@
 -- Function flags and settings as the catalog shows them.
 BEGIN;
-SELECT plan(22);
+SELECT plan(28);
 
 SELECT volatility_is('tenant_guard', 'current_tenant', ARRAY[]::text[], 'stable', 'current_tenant() is STABLE');
 SELECT volatility_is('tenant_guard', 'require_tenant', ARRAY[]::text[], 'stable', 'require_tenant() is STABLE');
 SELECT volatility_is('tenant_guard', 'set_tenant', ARRAY['text', 'boolean', 'uuid'], 'volatile', 'set_tenant() is VOLATILE');
 SELECT volatility_is('tenant_guard', 'reset_tenant', ARRAY[]::text[], 'volatile', 'reset_tenant() is VOLATILE');
+SELECT volatility_is('tenant_guard', 'switch_tenant', ARRAY['uuid'], 'volatile', 'switch_tenant() is VOLATILE');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.switch_tenant(uuid)'::regprocedure), 'u',
+  'switch_tenant() is PARALLEL UNSAFE (it changes the context)');
+SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.allowed_tenants()'::regprocedure), 'r',
+  'allowed_tenants() is PARALLEL RESTRICTED (the list lives in the leader)');
+SELECT function_returns('tenant_guard', 'allowed_tenants', ARRAY[]::text[], 'uuid[]', 'allowed_tenants() returns uuid[]');
+SELECT is((SELECT setting FROM pg_settings WHERE name = 'tenant_guard.token_cache_size'), '256',
+  'the verification cache holds 256 tokens by default');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.require_jti'), 'superuser',
+  'only a superuser can change tenant_guard.require_jti');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.current_tenant()'::regprocedure), 's',
   'current_tenant() is PARALLEL SAFE (usable in parallel plans)');
 SELECT is((SELECT proparallel FROM pg_proc WHERE oid = 'tenant_guard.require_tenant()'::regprocedure), 's',
