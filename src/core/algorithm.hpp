@@ -6,8 +6,8 @@
 
 namespace tenant_guard::core {
 
-// JWS "alg" values (RFC 7518 section 3.1). Every key is pinned to exactly one of these.
-// RS/PS/ES/EdDSA are named so that parsing can refuse them precisely until their key types land.
+// JWS "alg" values (RFC 7518 section 3.1, RFC 8037 section 3.1). Every key is pinned to exactly
+// one of these: HS* (HmacKey), RS*/PS* (RsaKey), ES* (EcKey), EdDSA (OkpKey, Ed25519).
 enum class Algorithm { HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA };
 
 std::optional<Algorithm> algorithm_from_name(std::string_view name);

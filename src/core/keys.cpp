@@ -10,6 +10,7 @@
 #include <openssl/params.h>
 
 #include <new>
+#include <optional>
 
 namespace tenant_guard::core {
 
@@ -123,25 +124,90 @@ std::string string_member(const Json& key, const char* name, size_t index, bool 
     return it->get<std::string>();
 }
 
+std::string where(size_t index) { return "key " + std::to_string(index); }
+
+// A base64url member, decoded. Errors name the member, never its value.
+std::string bytes_member(const Json& key, const char* name, size_t index) {
+    auto bytes = base64url_decode(string_member(key, name, index, true));
+    if (!bytes) throw KeySetError(where(index) + ": \"" + name + "\" is not base64url");
+    return std::move(*bytes);
+}
+
+// Members only a private JWK has (RFC 7518 6.2.2, 6.3.2; RFC 8037 2). A JWKS is published: one that
+// carries private keys has leaked them, and loading it would hide that.
+constexpr const char* kPrivateMembers[] = {"d", "p", "q", "dp", "dq", "qi", "oth"};
+
+// Runs a key constructor, prefixing the KeySetError it may throw with which key it was.
+template <typename MakeKey>
+std::shared_ptr<const VerificationKey> naming_key(size_t index, MakeKey&& make) {
+    try {
+        return make();
+    } catch (const KeySetError& e) {
+        throw KeySetError(where(index) + ": " + e.what());
+    }
+}
+
+bool is_rsa_alg(Algorithm alg) {
+    switch (alg) {
+        case Algorithm::RS256: case Algorithm::RS384: case Algorithm::RS512:
+        case Algorithm::PS256: case Algorithm::PS384: case Algorithm::PS512: return true;
+        default: return false;
+    }
+}
+
+// The key a JWK describes, pinned to one algorithm. "alg" must suit "kty" (an RSA key is never an
+// HMAC secret, whatever a token's header says). Where "alg" is absent:
+//   oct: refused (a secret fits every HS alg; the JWK must choose);
+//   RSA: RS256. Entra ID (Azure AD) publishes its RSA keys without "alg" and signs RS256; a key
+//        pinned to RS256 still refuses PS256/RS512 tokens, so nothing is left to the header;
+//   EC:  the curve's one alg (RFC 7518 3.4: P-256 -> ES256, P-384 -> ES384, P-521 -> ES512);
+//   OKP: EdDSA, the only alg for Ed25519 (RFC 8037 3.1).
+// Other members (x5c, x5t, key_ops, ext, issuer...) are ignored; x5c is not checked against n/e.
 std::shared_ptr<const VerificationKey> key_from_jwk(const Json& jwk, size_t index, bool kid_required) {
-    if (!jwk.is_object()) throw KeySetError("key " + std::to_string(index) + " is not an object");
     std::string kty = string_member(jwk, "kty", index, true);
     std::string kid = string_member(jwk, "kid", index, kid_required);
-    std::string alg_name = string_member(jwk, "alg", index, true);
-    std::string use = string_member(jwk, "use", index, false);
-    if (!use.empty() && use != "sig") throw KeySetError("key " + std::to_string(index) + " is not a signing key (use)");
-    auto alg = algorithm_from_name(alg_name);
-    if (!alg) throw KeySetError("key " + std::to_string(index) + " has an unknown alg");
+    std::optional<Algorithm> alg;
+    if (jwk.contains("alg")) {
+        alg = algorithm_from_name(string_member(jwk, "alg", index, true));
+        if (!alg) throw KeySetError(where(index) + " has an unknown alg");
+    }
 
     if (kty == "oct") {
-        if (!is_hmac(*alg)) throw KeySetError("key " + std::to_string(index) + ": kty \"oct\" needs an HS alg");
+        if (!alg) throw KeySetError(where(index) + " has no \"alg\"");
+        if (!is_hmac(*alg)) throw KeySetError(where(index) + ": kty \"oct\" needs an HS alg");
         auto secret = base64url_decode(string_member(jwk, "k", index, true));
-        if (!secret) throw KeySetError("key " + std::to_string(index) + ": \"k\" is not base64url");
+        if (!secret) throw KeySetError(where(index) + ": \"k\" is not base64url");
         auto key = std::make_shared<HmacKey>(kid, *alg, *secret);
         OPENSSL_cleanse(secret->data(), secret->size());
         return key;
     }
-    throw KeySetError("key " + std::to_string(index) + ": kty \"" + kty + "\" is not supported");
+    if (kty != "RSA" && kty != "EC" && kty != "OKP")
+        throw KeySetError(where(index) + ": kty \"" + kty + "\" is not supported");
+    for (const char* member : kPrivateMembers)
+        if (jwk.contains(member))
+            throw KeySetError(where(index) + ": private key material in the JWKS (\"" + member + "\")");
+
+    if (kty == "RSA") {
+        Algorithm rsa_alg = alg.value_or(Algorithm::RS256);
+        if (!is_rsa_alg(rsa_alg)) throw KeySetError(where(index) + ": kty \"RSA\" needs an RS or PS alg");
+        std::string n = bytes_member(jwk, "n", index), e = bytes_member(jwk, "e", index);
+        return naming_key(index, [&] { return std::make_shared<RsaKey>(kid, rsa_alg, n, e); });
+    }
+    std::string crv = string_member(jwk, "crv", index, true);
+    if (kty == "EC") {
+        if (!alg) {
+            for (Algorithm candidate : {Algorithm::ES256, Algorithm::ES384, Algorithm::ES512})
+                if (crv == EcKey::curve_for(candidate)) alg = candidate;
+            if (!alg) throw KeySetError(where(index) + ": EC curve is not supported (P-256, P-384, P-521)");
+        }
+        if (EcKey::curve_for(*alg) == nullptr) throw KeySetError(where(index) + ": kty \"EC\" needs an ES alg");
+        std::string x = bytes_member(jwk, "x", index), y = bytes_member(jwk, "y", index);
+        return naming_key(index, [&] { return std::make_shared<EcKey>(kid, *alg, crv, x, y); });
+    }
+    Algorithm okp_alg = alg.value_or(Algorithm::EdDSA);
+    if (okp_alg != Algorithm::EdDSA) throw KeySetError(where(index) + ": kty \"OKP\" needs alg EdDSA");
+    std::string x = bytes_member(jwk, "x", index);
+    return naming_key(index, [&] { return std::make_shared<OkpKey>(kid, okp_alg, crv, x); });
 }
 
 }  // namespace
@@ -153,9 +219,21 @@ KeySet KeySet::from_jwks(std::string_view document) {
     auto keys = parsed->find("keys");
     if (keys == parsed->end() || !keys->is_array()) throw KeySetError("JWKS document has no \"keys\" array");
     if (keys->size() > kMaxKeys) throw KeySetError("JWKS document has more than 256 keys");
+    // Encryption keys share JWKS documents with signing keys (Keycloak publishes one of each): a
+    // key with "use": "enc" is skipped unread. "sig" or no "use" makes a key one to load; any
+    // other "use" is refused rather than guessed at.
+    std::vector<size_t> signing_keys;
+    for (size_t i = 0; i < keys->size(); ++i) {
+        const Json& jwk = (*keys)[i];
+        if (!jwk.is_object()) throw KeySetError(where(i) + " is not an object");
+        std::string use = string_member(jwk, "use", i, false);
+        if (use == "enc") continue;
+        if (!use.empty() && use != "sig") throw KeySetError(where(i) + " is not a signing key (use)");
+        signing_keys.push_back(i);
+    }
     KeySet set;
-    bool kid_required = keys->size() > 1;
-    for (size_t i = 0; i < keys->size(); ++i) set.add(key_from_jwk((*keys)[i], i, kid_required));
+    const bool kid_required = signing_keys.size() > 1;
+    for (size_t i : signing_keys) set.add(key_from_jwk((*keys)[i], i, kid_required));
     return set;
 }
 

@@ -121,15 +121,17 @@ TEST(KeySet, OctKeyWithNonHmacAlgRefused) {
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","alg":"ES256","k":")" + k + R"("}]})", k));
 }
 
-TEST(KeySet, AsymmetricKeyTypesNotYetSupported) {
-    // A well-formed RSA public JWK (RFC 7517 Appendix A.1 shape).
+TEST(KeySet, AsymmetricKeyTypesLoadAndAreChecked) {
+    // A well-formed RSA public JWK (RFC 7517 Appendix A.1, 2048 bits). Public keys cannot sign.
     std::string rsa = R"({"keys":[{"kty":"RSA","alg":"RS256","kid":"r","use":"sig","e":"AQAB","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}]})";
-    try {
-        KeySet::from_jwks(rsa);
-        FAIL() << "RSA key accepted";
-    } catch (const KeySetError& e) {
-        EXPECT_NE(std::string(e.what()).find("not supported"), std::string::npos) << e.what();
-    }
+    KeySet keys = KeySet::from_jwks(rsa);
+    ASSERT_EQ(keys.size(), 1u);
+    const VerificationKey* key = keys.find(nullptr);
+    ASSERT_NE(key, nullptr);
+    EXPECT_EQ(key->algorithm(), Algorithm::RS256);
+    EXPECT_FALSE(key->can_sign());
+    EXPECT_THROW(key->sign("x"), InvalidArgument);
+    // Malformed public members are refused (coordinates of one byte; an RSA key holding a secret).
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"EC","alg":"ES256","crv":"P-256","x":"AA","y":"AA"}]})"));
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"OKP","alg":"EdDSA","crv":"Ed25519","x":"AA"}]})"));
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"RSA","alg":"HS256","k":")" + k_of(32) + R"("}]})"));
@@ -142,9 +144,11 @@ TEST(KeySet, MissingOrUnknownKtyRefused) {
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":1,"alg":"HS256","k":")" + k + R"("}]})", k));
 }
 
-TEST(KeySet, EncryptionKeysRefused) {
+TEST(KeySet, EncryptionKeysSkippedOtherUsesRefused) {
     std::string k = k_of(32);
-    EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","use":"enc","alg":"HS256","k":")" + k + R"("}]})", k));
+    // "use": "enc" keys are left out (JWKS documents mix them with signing keys).
+    EXPECT_TRUE(KeySet::from_jwks(R"({"keys":[{"kty":"oct","use":"enc","alg":"HS256","k":")" + k + R"("}]})").empty());
+    // Any other use is not guessed at.
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","use":"SIG","alg":"HS256","k":")" + k + R"("}]})", k));
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","use":1,"alg":"HS256","k":")" + k + R"("}]})", k));
 }
@@ -221,7 +225,8 @@ TEST(KeySet, ErrorsNeverContainKeyMaterial) {
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","alg":"HS256","kid":"a","k":")" + k31 + R"("}]})", k31));
     EXPECT_TRUE(JwksRefused(jwks_of({oct_jwk("a", "HS256", secret_bytes(32)), oct_jwk("a", "HS256", secret_bytes(32))}), k32));
     EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","alg":"HS256","k":")" + k32 + R"(=="}]})", k32));
-    EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","use":"enc","alg":"HS256","k":")" + k32 + R"("}]})", k32));
+    EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"RSA","alg":"HS256","k":")" + k32 + R"("}]})", k32));
+    EXPECT_TRUE(JwksRefused(R"({"keys":[{"kty":"oct","alg":"RS256","k":")" + k32 + R"("}]})", k32));
 }
 
 }  // namespace
