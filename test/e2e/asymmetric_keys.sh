@@ -8,26 +8,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
 e2e_begin 10
 
-keys=$TG_DIR/signing
-mkdir -p "$keys"
+source "$here/../lib/jws.sh"
+jws_make_keys "$TG_DIR/signing"
+keys=$jws_keys
+rsa_n=$jws_rsa_n; weak_n=$jws_weak_n; ec_x=$jws_ec_x; ec_y=$jws_ec_y; ed_x=$jws_ed_x
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
-b64() { basenc --base64url | tr -d '=\n'; }
+b64() { jws_b64; }
 try() { q -c "SELECT tenant_guard.set_tenant('$1')"; }
 wait_for_log() { for _ in $(seq 50); do grep -q "$1" "$TG_DIR/server.log" && return 0; sleep 0.1; done; return 1; }
 tenant=aaaaaaaa-0000-4000-8000-000000000001
-
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$keys/rsa.pem" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$keys/ec.pem" 2>/dev/null
-openssl genpkey -algorithm ED25519 -out "$keys/ed.pem" 2>/dev/null
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$keys/weak.pem" 2>/dev/null
-modulus() { openssl pkey -in "$1" -pubout -outform DER | openssl rsa -pubin -inform DER -modulus -noout | cut -d= -f2 |
-            basenc --base16 -d | b64; }
-rsa_n=$(modulus "$keys/rsa.pem")
-weak_n=$(modulus "$keys/weak.pem")
-ec_point=$(openssl pkey -in "$keys/ec.pem" -pubout -outform DER | tail -c 64 | xxd -p | tr -d '\n')
-ec_x=$(printf %s "${ec_point:0:64}" | tr a-f A-F | basenc --base16 -d | b64)
-ec_y=$(printf %s "${ec_point:64:64}" | tr a-f A-F | basenc --base16 -d | b64)
-ed_x=$(openssl pkey -in "$keys/ed.pem" -pubout -outform DER | tail -c 32 | b64)
 
 write_jwks() {  # $1: "with-rsa" or "without-rsa"
     local rsa_keys=""
@@ -46,24 +35,7 @@ JSON
     q -c "SELECT pg_reload_conf()" >/dev/null; sleep 0.5
 }
 
-# A compact JWS signed by the openssl command line. $1 alg, $2 kid, $3 payload JSON.
-sign() {
-    local alg=$1 kid=$2 input
-    input="$(printf '{"alg":"%s","kid":"%s","typ":"JWT"}' "$alg" "$kid" | b64).$(printf %s "$3" | b64)"
-    printf %s "$input" > "$keys/input"
-    local signature
-    case $alg in
-        RS256) signature=$(openssl dgst -sha256 -sign "$keys/rsa.pem" "$keys/input" | b64) ;;
-        PS256) signature=$(openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
-                           -sign "$keys/rsa.pem" "$keys/input" | b64) ;;
-        ES256)  # DER (r, s) to the raw 64-byte r||s that JWS uses
-            openssl dgst -sha256 -sign "$keys/ec.pem" -out "$keys/sig.der" "$keys/input"
-            signature=$(openssl asn1parse -inform DER -in "$keys/sig.der" | awk -F: '/INTEGER/ {print $NF}' |
-                        while read -r hex; do printf '%064s' "$hex" | tr ' ' 0; done | basenc --base16 -d | b64) ;;
-        EdDSA) signature=$(openssl pkeyutl -sign -inkey "$keys/ed.pem" -rawin -in "$keys/input" | b64) ;;
-    esac
-    printf '%s.%s' "$input" "$signature"
-}
+sign() { jws_sign "$@"; }
 claims='{"tenant_id":"'$tenant'","exp":'$(( $(date +%s) + 600 ))'}'
 
 q -c "CREATE EXTENSION tenant_guard" >/dev/null
