@@ -9,6 +9,7 @@
 // 2. The input as a claims document: a forged MAC never gets past the signature check, so to reach
 //    the claim checks the input is signed with the fuzz key and verified. The outcome must be exactly
 //    what validate_claims says about the input directly (same reason, or the same accepted result).
+#include "../unit/vectors/asymmetric_vectors.hpp"
 #include "keys.hpp"
 #include "refusal.hpp"
 #include "token.hpp"
@@ -31,6 +32,18 @@ constexpr std::int64_t kNow = 1'700'000'000;
 const KeySet& fuzz_keys() {
     static const KeySet keys = KeySet::from_jwks(
         R"({"keys":[{"kty":"oct","kid":"fuzz","alg":"HS256","k":"dGVuYW50LWd1YXJkIGZ1enoga2V5LCAzMiBieXRlcyE"}]})");
+    return keys;
+}
+
+// The public keys of the unit tests' openssl-made vectors (seed tokens asym_* are signed with them),
+// so that inputs also reach RSA, PSS, ECDSA (with the r||s to DER conversion) and Ed25519.
+const KeySet& fuzz_public_keys() {
+    using namespace asymmetric_vectors;
+    static const KeySet keys = KeySet::from_jwks(
+        std::string(R"({"keys":[{"kty":"RSA","kid":"rsa-RS256","alg":"RS256","e":"AQAB","n":")") + kRsaN +
+        R"("},{"kty":"RSA","kid":"rsa-PS256","alg":"PS256","e":"AQAB","n":")" + kRsaN +
+        R"("},{"kty":"EC","kid":"ec-P-256","alg":"ES256","crv":"P-256","x":")" + kP256X + R"(","y":")" + kP256Y +
+        R"("},{"kty":"OKP","kid":"ed25519","alg":"EdDSA","crv":"Ed25519","x":")" + kEd25519X + R"("}]})");
     return keys;
 }
 
@@ -66,6 +79,7 @@ std::optional<Refusal> outcome(const char* step, F&& f) {
 
 void check_as_token(std::string_view input) {
     outcome("verify_token(input)", [&] { verify_token(input, fuzz_keys(), fuzz_policy(), kNow); });
+    outcome("verify_token(input, public keys)", [&] { verify_token(input, fuzz_public_keys(), ClaimPolicy{}, kNow); });
 }
 
 void check_as_claims(std::string_view input) {
