@@ -1,5 +1,7 @@
 -- Tokens that may act for several tenants (the tenants claim): choosing one, switching among them.
+SET client_min_messages = warning;  -- standalone or after other tests: the same output
 CREATE EXTENSION IF NOT EXISTS tenant_guard;
+RESET client_min_messages;
 \set VERBOSITY terse
 SELECT tenant_guard.sign_token(jsonb_build_object(
          'tenants', jsonb_build_array('aaaaaaaa-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000002'),

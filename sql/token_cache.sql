@@ -1,6 +1,8 @@
 -- The verification cache: the same token presented again is not verified again, but its times
 -- are checked on every use; refused tokens are never remembered.
+SET client_min_messages = warning;  -- standalone or after other tests: the same output
 CREATE EXTENSION IF NOT EXISTS tenant_guard;
+RESET client_min_messages;
 \set VERBOSITY terse
 SET tenant_guard.clock_skew = 0;
 SELECT tenant_guard.sign_token(jsonb_build_object('tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001',
