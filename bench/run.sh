@@ -31,11 +31,23 @@ mkdir -p "$results"
 
 source test/lib/cluster.sh
 source test/lib/pgbouncer.sh
+source test/lib/jws.sh
 bash scripts/install-deps.sh >/dev/null
 dpkg-query -W -f='${Status}' gnuplot-nox 2>/dev/null | grep -q "install ok installed" ||
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null; }
 bash scripts/build.sh >/dev/null
 TG_MAX_CONNECTIONS=60 tg_cluster_start >/dev/null
+# Asymmetric keys next to the cluster's HMAC keys: RS256 and EdDSA tokens are signed by openssl.
+jws_make_keys "$TG_DIR/signing"
+merge_key_set() {  # the cluster's key set plus the two public keys
+    sed -e '$d' "$TG_KEYS" | sed -e '$s/$/,/'
+    echo '  {"kty":"RSA","kid":"bench-rs256","alg":"RS256","n":"'"$jws_rsa_n"'","e":"AQAB"},'
+    echo '  {"kty":"OKP","kid":"bench-eddsa","alg":"EdDSA","crv":"Ed25519","x":"'"$jws_ed_x"'"}'
+    echo ']}'
+}
+merge_key_set > "$TG_KEYS.new"
+chown postgres "$TG_KEYS.new"; chmod 600 "$TG_KEYS.new"; mv "$TG_KEYS.new" "$TG_KEYS"
+tg_reload
 work=$TG_DIR/bench
 mkdir -p "$work"; chmod 777 "$work"
 trap 'tg_pgbouncer_stop bench; tg_cluster_stop' EXIT
@@ -97,7 +109,18 @@ SELECT d, t, tenant_guard.sign_token(jsonb_build_object('tenant_id', t, 'sub', '
                                      'exp', extract(epoch FROM now())::bigint + 86400), 'district-hs256')
   FROM generate_series(0, 99) d, LATERAL (SELECT ('00000000-0000-4000-8000-' || lpad(d::text, 12, '0'))::uuid) u(t);
 GRANT SELECT ON bench_tokens TO pool_app;
+ALTER TABLE bench_tokens ADD COLUMN token_rs256 text, ADD COLUMN token_eddsa text;
+-- The same application role with the verification cache off: every set_tenant() verifies.
+CREATE ROLE pool_cold LOGIN IN ROLE pool_app;
+ALTER ROLE pool_cold SET tenant_guard.token_cache_size = 0;
 SQL
+expires=$(( $(date +%s) + 86400 ))
+for district in $(seq 0 99); do
+    tenant=$(printf '00000000-0000-4000-8000-%012d' "$district")
+    claims='{"tenant_id":"'$tenant'","sub":"bench","exp":'$expires'}'
+    echo "UPDATE bench_tokens SET token_rs256 = '$(jws_sign RS256 bench-rs256 "$claims")',
+                                  token_eddsa = '$(jws_sign EdDSA bench-eddsa "$claims")' WHERE district = $district;"
+done | q
 
 # --- pgbench scripts -------------------------------------------------------------------------
 # Every client acts for one district, looked up once per connection and kept in pgbench variables.
@@ -147,6 +170,8 @@ SELECT tenant_guard.set_tenant(:token, true);
 SELECT id, name, created_at FROM students_guarded ORDER BY created_at DESC LIMIT 50;
 COMMIT;
 EOF
+sed -e 's/SELECT tenant, token FROM/SELECT tenant, token_rs256 AS token FROM/' "$work/switch-signed.sql" > "$work/switch-rs256.sql"
+sed -e 's/SELECT tenant, token FROM/SELECT tenant, token_eddsa AS token FROM/' "$work/switch-signed.sql" > "$work/switch-eddsa.sql"
 sed -e "s/SELECT tenant_guard.set_tenant(:token, true);/SELECT set_config('app.current_tenant', :tenant, true);/" \
     -e 's/students_guarded/students_setting/' "$work/switch-signed.sql" > "$work/switch-unsigned.sql"
 
@@ -163,8 +188,8 @@ SQL
 
 # --- Runs -------------------------------------------------------------------------------------
 # One pgbench run; prints "tps" and appends per-transaction latencies (ms) to $work/<label>.lat.
-run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct), $4 clients
-    local label=$1 script=$2 port=${3:-} clients=${4:-$clients}
+run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct), $4 clients, $5 role
+    local label=$1 script=$2 port=${3:-} clients=${4:-$clients} role=${5:-pool_app}
     local log=$work/log.$label
     rm -f "$log".*
     local out
@@ -172,7 +197,7 @@ run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct), $4 clients
         out=$(cd "$work" && pgbench -n -h 127.0.0.1 -p "$port" -U pool_app -M extended -D ready=0 -c "$clients" -j 2 -T "$duration" \
               -l --log-prefix="log.$label" -f "$script" bench 2>&1)
     else
-        out=$(cd "$work" && pgbench -n -U pool_app -M prepared -D ready=0 -c "$clients" -j 2 -T "$duration" \
+        out=$(cd "$work" && pgbench -n -U "$role" -M prepared -D ready=0 -c "$clients" -j 2 -T "$duration" \
               -l --log-prefix="log.$label" -f "$script" bench 2>&1)
     fi
     grep -q 'aborted' <<<"$out" && { echo "pgbench $label failed:" >&2; echo "$out" >&2; exit 1; }
@@ -187,7 +212,8 @@ percentile() {  # $1 p (0-100), stdin values
 declare -A tps
 labels=()
 for s in "${shapes[@]}"; do for v in "${variants[@]}"; do labels+=("$v-$s"); done; done
-labels+=(switch-signed switch-unsigned pool-signed pool-unsigned)
+labels+=(switch-signed switch-signed-cold switch-rs256 switch-rs256-cold switch-eddsa switch-eddsa-cold
+         switch-unsigned pool-signed pool-unsigned)
 rm -f "$work"/*.lat
 tg_pgbouncer_start bench transaction bench 4 >/dev/null
 echo "running: ${#labels[@]} cells x $rounds rounds x ${duration}s, $clients clients ..."
@@ -200,6 +226,11 @@ for round in $(seq "$rounds"); do
         done
     done
     tps["switch-signed-$round"]=$(run_pgbench switch-signed "$work/switch-signed.sql" "" "$switch_clients")
+    tps["switch-signed-cold-$round"]=$(run_pgbench switch-signed-cold "$work/switch-signed.sql" "" "$switch_clients" pool_cold)
+    tps["switch-rs256-$round"]=$(run_pgbench switch-rs256 "$work/switch-rs256.sql" "" "$switch_clients")
+    tps["switch-rs256-cold-$round"]=$(run_pgbench switch-rs256-cold "$work/switch-rs256.sql" "" "$switch_clients" pool_cold)
+    tps["switch-eddsa-$round"]=$(run_pgbench switch-eddsa "$work/switch-eddsa.sql" "" "$switch_clients")
+    tps["switch-eddsa-cold-$round"]=$(run_pgbench switch-eddsa-cold "$work/switch-eddsa.sql" "" "$switch_clients" pool_cold)
     tps["switch-unsigned-$round"]=$(run_pgbench switch-unsigned "$work/switch-unsigned.sql" "" "$switch_clients")
     tps["pool-signed-$round"]=$(run_pgbench pool-signed "$work/switch-signed.sql" "$TG_BOUNCER_PORT" "$switch_clients")
     tps["pool-unsigned-$round"]=$(run_pgbench pool-unsigned "$work/switch-unsigned.sql" "$TG_BOUNCER_PORT" "$switch_clients")
@@ -233,18 +264,24 @@ row() {  # $1 label, $2 baseline label, $3 index column
         done
     done
     echo
-    echo "Context switch inside every transaction (BEGIN; set context; top50; COMMIT), HS256 token vs set_config(),"
+    echo "Context switch inside every transaction (BEGIN; set context; top50; COMMIT), signed token vs set_config(),"
     echo "$switch_clients client(s):"
     echo
     echo "| variant | tps | p50 ms | p95 ms | p99 ms | ratio vs set_config | index used |"
     echo "|---|---|---|---|---|---|---|"
     row switch-signed switch-unsigned yes
+    row switch-signed-cold switch-unsigned yes
+    row switch-rs256 switch-unsigned yes
+    row switch-rs256-cold switch-unsigned yes
+    row switch-eddsa switch-unsigned yes
+    row switch-eddsa-cold switch-unsigned yes
     row switch-unsigned switch-unsigned yes
     row pool-signed pool-unsigned yes
     row pool-unsigned pool-unsigned yes
     echo
-    echo "(pool-*: the same through pgbouncer in transaction mode. Asymmetric tokens and a verification"
-    echo "cache arrive with issue 4; until then set_tenant verifies every token, HS256 only.)"
+    echo "(switch-signed: HS256. Each client presents its district's token in every transaction, so the"
+    echo "verification cache answers after the first; *-cold: the same as a role with tenant_guard.token_cache_size = 0,"
+    echo "so every transaction verifies the signature. pool-*: HS256 through pgbouncer in transaction mode.)"
 } > "$results/latest.md"
 cat "$results/latest.md"
 
