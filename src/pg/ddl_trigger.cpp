@@ -198,30 +198,15 @@ void handle_altered_type(Oid type_relid, const AlterTableChanges& changes) {
     if (!changes.adds_tenant_column && !changes.renames_to_tenant_column) return;
     const Oid type_oid = get_rel_type_id(type_relid);
     if (type_oid == InvalidOid) return;
-    static const char* const query =
-        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.reloftype = $1 AND c.relkind IN ('r', 'p') ORDER BY c.oid";
-    Oid argument_types[1] = {OIDOID};
-    Datum arguments[1] = {ObjectIdGetDatum(type_oid)};
-    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
-        elog(ERROR, "tenant_guard: could not read the typed tables of type %u", type_oid);
-    const uint64 count = SPI_processed;
-    Oid* tables = static_cast<Oid*>(palloc(sizeof(Oid) * (count + 1)));
-    for (uint64 i = 0; i < count; i++) {
-        bool is_null = false;
-        tables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
-    }
+    Oid* tables = nullptr;
+    const uint64 count = typed_tables_of(type_oid, &tables);
     for (uint64 i = 0; i < count; i++)
         if (find_tenant_column(tables[i]) != InvalidAttrNumber) protect_table_tree(tables[i], false);
 }
 
 void refuse_turned_off_invoker(Oid relid) {
     if (superuser() || get_rel_relkind(relid) != RELKIND_VIEW || !reads_protected_table(relid)) return;
-#if TG_HAVE_SECURITY_INVOKER_VIEWS
-    Relation view = relation_open(relid, AccessShareLock);
-    const bool invoker = RelationHasSecurityInvoker(view);
-    relation_close(view, AccessShareLock);
-    if (invoker) return;
-#endif
+    if (view_is_security_invoker(relid)) return;
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("cannot turn off security_invoker: view %s reads tables protected by tenant_guard",
                            qualified_relation_name(relid)),

@@ -329,10 +329,7 @@ bool reads_protected_table(Oid view_relid) {
 void make_view_security_invoker(Oid view_relid) {
     const char* name = qualified_relation_name(view_relid);
 #if TG_HAVE_SECURITY_INVOKER_VIEWS
-    Relation view = relation_open(view_relid, AccessShareLock);
-    const bool already_invoker = RelationHasSecurityInvoker(view);
-    relation_close(view, AccessShareLock);
-    if (already_invoker) return;
+    if (view_is_security_invoker(view_relid)) return;
     if (!TG_TABLE_OWNERCHECK(view_relid, GetUserId()))
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("view %s reads tables protected by tenant_guard and runs with its owner's rights",
@@ -440,16 +437,50 @@ bool find_unprotected_parent(Oid relid, Oid* child, Oid* parent) {
 
 bool in_registered_schema(Oid relid) {
     const Oid schema = get_rel_namespace(relid);
-    if (isAnyTempNamespace(schema)) return false;
+    return !isAnyTempNamespace(schema) && schema_is_registered(get_namespace_name(schema));
+}
+
+bool schema_is_registered(const char* schema_name) {
+    const Oid extension_schema = get_namespace_oid("tenant_guard", true);
+    if (extension_schema == InvalidOid || get_relname_relid("tenant_schemas", extension_schema) == InvalidOid)
+        return false;
     static const char* const query =
         "SELECT FROM tenant_guard.tenant_schemas WHERE schema_name OPERATOR(pg_catalog.=) $1";
     Oid argument_types[1] = {NAMEOID};
-    NameData schema_name;
-    namestrcpy(&schema_name, get_namespace_name(schema));
-    Datum arguments[1] = {NameGetDatum(&schema_name)};
+    NameData name;
+    namestrcpy(&name, schema_name);
+    Datum arguments[1] = {NameGetDatum(&name)};
     if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 1) != SPI_OK_SELECT)
         elog(ERROR, "tenant_guard: could not read tenant_guard.tenant_schemas");
     return SPI_processed > 0;
+}
+
+uint64 typed_tables_of(Oid type_oid, Oid** tables) {
+    static const char* const query =
+        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.reloftype = $1 AND c.relkind IN ('r', 'p') ORDER BY c.oid";
+    Oid argument_types[1] = {OIDOID};
+    Datum arguments[1] = {ObjectIdGetDatum(type_oid)};
+    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: could not read the typed tables of type %u", type_oid);
+    const uint64 count = SPI_processed;
+    *tables = static_cast<Oid*>(palloc(sizeof(Oid) * (count + 1)));
+    for (uint64 i = 0; i < count; i++) {
+        bool is_null = false;
+        (*tables)[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
+    }
+    return count;
+}
+
+bool view_is_security_invoker(Oid view_relid) {
+#if TG_HAVE_SECURITY_INVOKER_VIEWS
+    Relation view = relation_open(view_relid, AccessShareLock);
+    const bool invoker = RelationHasSecurityInvoker(view);
+    relation_close(view, AccessShareLock);
+    return invoker;
+#else
+    (void)view_relid;
+    return false;
+#endif
 }
 
 }  // namespace tenant_guard::pg

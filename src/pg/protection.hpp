@@ -42,6 +42,10 @@ void protect_table_tree(Oid relid, bool explicit_request);
 void unprotect_table_tree(Oid relid);
 bool reads_protected_table(Oid view_relid);  // through other views, transitively
 bool in_registered_schema(Oid relid);
+bool schema_is_registered(const char* schema_name);  // false where tenant_guard 0.2 is not installed
+// The ordinary and partitioned tables created OF the composite type; palloc'd array, count returned.
+uint64 typed_tables_of(Oid type_oid, Oid** tables);
+bool view_is_security_invoker(Oid view_relid);  // always false before PostgreSQL 15
 // Views run with their owner's rights: a view over a protected table must be security_invoker.
 void make_view_security_invoker(Oid view_relid);
 void run_protection_sql(const char* sql);  // our own DDL: the event trigger and guards stand aside

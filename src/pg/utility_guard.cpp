@@ -147,37 +147,21 @@ void inspect_policy_change(const char* policy, RangeVar* table, const char* acti
 void inspect_attribute_rename(const RenameStmt* statement) {
     const Oid type_relid = RangeVarGetRelid(statement->relation, NoLock, true);
     if (type_relid == InvalidOid || statement->subname == nullptr) return;
-    static const char* const query =
-        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.reloftype = $1 AND c.relkind IN ('r', 'p')";
-    Oid argument_types[1] = {OIDOID};
-    Datum arguments[1] = {ObjectIdGetDatum(get_rel_type_id(type_relid))};
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    if (SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, false, 0) != SPI_OK_SELECT)
-        elog(ERROR, "tenant_guard: could not read the typed tables of a type");
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        bool is_null = false;
-        const Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null));
-        const TableProtection protection = read_table_protection(relid);
-        if (protection.guarded() && names_tenant_column(relid, protection, statement->subname))
-            refuse_weakening("rename the tenant column", relid);
+    Oid* tables = nullptr;
+    const uint64 count = typed_tables_of(get_rel_type_id(type_relid), &tables);
+    for (uint64 i = 0; i < count; i++) {
+        const TableProtection protection = read_table_protection(tables[i]);
+        if (protection.guarded() && names_tenant_column(tables[i], protection, statement->subname))
+            refuse_weakening("rename the tenant column", tables[i]);
     }
     SPI_finish();
 }
 
 // Registered tenant schemas are kept by name (so that they survive a dump and restore).
 void inspect_schema_rename(const RenameStmt* statement) {
-    static const char* const query =
-        "SELECT FROM tenant_guard.tenant_schemas WHERE schema_name OPERATOR(pg_catalog.=) $1";
-    Oid argument_types[1] = {NAMEOID};
-    NameData schema_name;
-    namestrcpy(&schema_name, statement->subname);
-    Datum arguments[1] = {NameGetDatum(&schema_name)};
-    // Without tenant_guard 0.2 in this database there is nothing to protect.
-    const Oid extension_schema = get_namespace_oid("tenant_guard", true);
-    if (extension_schema == InvalidOid || get_relname_relid("tenant_schemas", extension_schema) == InvalidOid) return;
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    const bool registered = SPI_execute_with_args(query, 1, argument_types, arguments, nullptr, true, 1) == SPI_OK_SELECT &&
-                            SPI_processed > 0;
+    const bool registered = schema_is_registered(statement->subname);
     SPI_finish();
     if (registered)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
