@@ -60,5 +60,11 @@ COMMIT;
 SELECT tenant_guard.current_tenant() IS NULL AS gone_after_commit, tenant_guard.allowed_tenants() IS NULL AS no_list;
 SELECT tenant_guard.switch_tenant('bbbbbbbb-0000-4000-8000-000000000002');
 RESET ROLE;
+-- A switch cannot make a session context once session contexts are disabled.
+SELECT tenant_guard.set_tenant(:'two_districts', false, 'aaaaaaaa-0000-4000-8000-000000000001') IS NOT NULL AS session_a;
+SET tenant_guard.allow_session_context = off;
+SELECT tenant_guard.switch_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT tenant_guard.current_tenant() IS NULL AS no_context_after_refusal;
+RESET tenant_guard.allow_session_context;
 DROP TABLE multi_rows;
 DROP ROLE tg_multi_app;

@@ -360,6 +360,10 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     if (current == nullptr)
         ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
                         errhint("Call tenant_guard.set_tenant(token) first.")));
+    // The same rule as set_tenant(token, false): no new session-scoped context once it is disabled.
+    if (!current->is_local && !settings.allow_session_context)
+        refuse_and_revoke(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)");
     bool listed = false;
     for (int i = 0; i < current->allowed_count && !listed; ++i)
         listed = memcmp(current->allowed()[i].data, wanted->data, UUID_LEN) == 0;
