@@ -42,3 +42,18 @@
 // security_invoker views arrived in PG15; before that a view over a protected table cannot be made
 // safe and is refused.
 #define TG_HAVE_SECURITY_INVOKER_VIEWS (PG_VERSION_NUM >= 150000)
+
+// PG16 moved the permissions of a range table into RTEPermissionInfo nodes.
+#if PG_VERSION_NUM >= 160000
+#define TG_CHECK_PERMS_HOOK_ARGS List *range_table, List *permission_infos, bool ereport_on_violation
+#define TG_CHECK_PERMS_HOOK_PASS range_table, permission_infos, ereport_on_violation
+#define TG_PERMISSION_LIST permission_infos
+#define TG_PERMISSION_ENTRY RTEPermissionInfo
+#define TG_PERMISSION_APPLIES(entry) true
+#else
+#define TG_CHECK_PERMS_HOOK_ARGS List *range_table, bool ereport_on_violation
+#define TG_CHECK_PERMS_HOOK_PASS range_table, ereport_on_violation
+#define TG_PERMISSION_LIST range_table
+#define TG_PERMISSION_ENTRY RangeTblEntry
+#define TG_PERMISSION_APPLIES(entry) ((entry)->rtekind == RTE_RELATION)
+#endif

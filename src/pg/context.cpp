@@ -276,6 +276,16 @@ void install_context(const VerifiedContext& verified, bool is_local) {
 
 bool tenant_context_active() noexcept { return effective_context() != nullptr; }
 
+const char* context_subject() noexcept {
+    const ContextValue* value = effective_context();
+    return value == nullptr ? nullptr : value->subject();
+}
+
+const char* context_claims() noexcept {
+    const ContextValue* value = effective_context();
+    return value == nullptr || value->from_leader ? nullptr : value->claims();
+}
+
 void revoke_context() noexcept {
     generation_floor = next_generation;
 }

@@ -16,6 +16,11 @@ void context_subtransaction_aborted(unsigned int subxid) noexcept;
 // True while a tenant context is in force.
 bool tenant_context_active() noexcept;
 
+// The verified token behind the context in force: its sub claim and its claims as JSON text.
+// nullptr without a context (and, for claims, in parallel workers, which only copy the tenant).
+const char* context_subject() noexcept;
+const char* context_claims() noexcept;
+
 extern const char* const kContextSettingName;
 
 }  // namespace tenant_guard::pg

@@ -9,6 +9,7 @@
 // tenant_guard.restoring is on it does nothing: the dump being restored recreates the protection.
 //
 // PostgreSQL-style code: no C++ object with a destructor is alive across a call that may ereport().
+#include "audit_capture.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
 #include "settings.hpp"
@@ -168,9 +169,10 @@ bool is_table(Oid relid) {
 
 void protect_new_table(Oid relid, const AlterTableChanges& changes) {
     if (!is_table(relid)) return;
-    if (find_tenant_column(relid) != InvalidAttrNumber)
+    if (find_tenant_column(relid) != InvalidAttrNumber) {
         protect_table_tree(relid, false);
-    else if (in_registered_schema(relid))
+        if (settings.audit_new_tables) audit_new_table(relid);
+    } else if (in_registered_schema(relid))
         refuse_table_without_tenant_column(relid);
     if (changes.changes_inheritance) refuse_unprotected_parent(relid);
 }

@@ -11,7 +11,7 @@ namespace {
 
 bool check_tenant_claim(char** newval, void** /*extra*/, GucSource /*source*/) {
     if (*newval == nullptr || (*newval)[0] == '\0') {
-        GUC_check_errdetail("tenant_guard.tenant_claim must name a claim.");
+        GUC_check_errdetail("The setting must name a claim.");
         return false;
     }
     return true;
@@ -80,6 +80,17 @@ void define_settings() {
                              "Restoring a dump: automatic protection stands aside while the dump recreates it.",
                              "Set it for pg_restore / psql sessions that load a dump (PGOPTIONS).",
                              &settings.restoring, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("tenant_guard.admin_claim",
+                               "Claim whose value (string, array or space-separated list) names a token's roles.",
+                               "A token whose claim holds tenant_admin may read its own tenant's audit ledger.",
+                               &settings.admin_claim, "roles", PGC_SUSET, 0, check_tenant_claim, nullptr, nullptr);
+    DefineCustomBoolVariable("tenant_guard.audit_new_tables",
+                             "Audit every table that automatic row-level security protects from now on.", nullptr,
+                             &settings.audit_new_tables, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("tenant_guard.audit_seal_interval",
+                            "How often the background worker seals finished audit entries into blocks.", nullptr,
+                            &settings.audit_seal_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                            nullptr, nullptr, nullptr);
 }
 
 }  // namespace tenant_guard::pg

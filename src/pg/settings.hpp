@@ -21,6 +21,10 @@ struct Settings {
     char* tenant_column = nullptr;
     bool auto_index = true;
     bool restoring = false;
+    // Audit ledger (ledger*.cpp, audit_capture.cpp).
+    char* admin_claim = nullptr;
+    bool audit_new_tables = false;
+    int audit_seal_interval_ms = 1000;
 };
 
 extern Settings settings;

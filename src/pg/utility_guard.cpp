@@ -16,6 +16,8 @@
 #include "utility_guard.hpp"
 
 #include "context.hpp"
+#include "ledger_guard.hpp"
+#include "ledger_worker.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
 
@@ -269,13 +271,41 @@ void inspect_cursor(const DeclareCursorStmt* statement) {
                                   "read by the next client of a pooled connection.")));
 }
 
+struct UtilityCall {
+#if PG_VERSION_NUM >= 140000
+    PlannedStmt* pstmt; const char* queryString; bool readOnlyTree; ProcessUtilityContext context;
+    ParamListInfo params; QueryEnvironment* queryEnv; DestReceiver* dest; QueryCompletion* qc;
+#else
+    PlannedStmt* pstmt; const char* queryString; ProcessUtilityContext context;
+    ParamListInfo params; QueryEnvironment* queryEnv; DestReceiver* dest; QueryCompletion* qc;
+#endif
+};
+
+void run_next_utility(void* arg) {
+    auto* call = static_cast<UtilityCall*>(arg);
+#if PG_VERSION_NUM >= 140000
+#define TG_CALL_ARGS call->pstmt, call->queryString, call->readOnlyTree, call->context, call->params, call->queryEnv, call->dest, call->qc
+#else
+#define TG_CALL_ARGS call->pstmt, call->queryString, call->context, call->params, call->queryEnv, call->dest, call->qc
+#endif
+    if (previous_process_utility)
+        previous_process_utility(TG_CALL_ARGS);
+    else
+        standard_ProcessUtility(TG_CALL_ARGS);
+#undef TG_CALL_ARGS
+}
+
 void guard_utility(TG_UTILITY_HOOK_ARGS) {
     Node* statement = pstmt->utilityStmt;
+    const bool drops_extension = guard_ledger_utility(statement);
     inspect_protection_change(statement);
     if (IsA(statement, DeclareCursorStmt)) inspect_cursor(castNode(DeclareCursorStmt, statement));
     switch (nodeTag(statement)) {
         case T_VariableSetStmt:
             inspect_variable_set(castNode(VariableSetStmt, statement));
+            break;
+        case T_DropdbStmt:
+            stop_ledger_sealer(get_database_oid(castNode(DropdbStmt, statement)->dbname, true));
             break;
         case T_DiscardStmt:
             if (castNode(DiscardStmt, statement)->target == DISCARD_ALL) revoke_context();
@@ -293,10 +323,8 @@ void guard_utility(TG_UTILITY_HOOK_ARGS) {
         default:
             break;
     }
-    if (previous_process_utility)
-        previous_process_utility(TG_UTILITY_HOOK_PASS);
-    else
-        standard_ProcessUtility(TG_UTILITY_HOOK_PASS);
+    UtilityCall call = {TG_UTILITY_HOOK_PASS};
+    run_guarded_utility(drops_extension, run_next_utility, &call);
 }
 
 }  // namespace

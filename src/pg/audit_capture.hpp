@@ -1,0 +1,20 @@
+// Capturing changes into the audit ledger (audit_capture.cpp).
+#pragma once
+
+#include "postgres.hpp"
+
+namespace tenant_guard::pg {
+
+extern const char* const kAuditTriggerName;          // the row trigger
+extern const char* const kAuditTruncateTriggerName;  // the statement trigger that records TRUNCATE
+
+bool is_audit_trigger_name(const char* name);
+
+// True while audit_table()/unaudit_table() run their own trigger DDL (the guards stand aside).
+bool audit_ddl_in_progress();
+
+// tenant_guard.audit_new_tables: called by the event trigger for a table it just protected.
+// Needs an SPI connection.
+void audit_new_table(Oid relid);
+
+}  // namespace tenant_guard::pg

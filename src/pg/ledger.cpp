@@ -1,0 +1,266 @@
+#include "ledger.hpp"
+
+#include "../core/ledger.hpp"
+#include "boundary.hpp"
+#include "context.hpp"
+#include "protection.hpp"
+
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+const pg_uuid_t kNilTenant = {{0}};
+
+namespace {
+
+constexpr const char kSchemaName[] = "tenant_guard";
+
+struct LedgerCache {
+    bool valid;
+    Oid log, blocks, pruned_blocks, seal_state, entry_seq;
+};
+LedgerCache cache;
+
+bool writer_active = false;
+
+void forget_ledger_oids(Datum, Oid) { cache.valid = false; }
+
+const LedgerCache& ledger_cache() {
+    if (cache.valid) return cache;
+    LedgerCache fresh = {};
+    const Oid schema = get_namespace_oid(kSchemaName, true);
+    if (schema != InvalidOid && get_extension_oid("tenant_guard", true) != InvalidOid) {
+        fresh.log = get_relname_relid("audit_log", schema);
+        fresh.blocks = get_relname_relid("audit_blocks", schema);
+        fresh.pruned_blocks = get_relname_relid("audit_pruned_blocks", schema);
+        fresh.seal_state = get_relname_relid("audit_seal_state", schema);
+        fresh.entry_seq = get_relname_relid("audit_entry_seq", schema);
+    }
+    fresh.valid = true;
+    cache = fresh;
+    return cache;
+}
+
+SPIPlanPtr insert_plan = nullptr;
+
+SPIPlanPtr prepare_insert() {
+    if (insert_plan != nullptr) return insert_plan;
+    Oid types[13] = {UUIDOID,      INT8OID, XID8OID,  TIMESTAMPTZOID, TEXTOID,  TEXTOID, TEXTOID,
+                     TEXTOID,      TEXTOID, TEXTARRAYOID, JSONBOID, JSONBOID, BYTEAOID};
+    SPIPlanPtr plan = SPI_prepare(
+        "INSERT INTO tenant_guard.audit_log (tenant_id, entry_seq, xact_id, logged_at, subject, role_name, action, "
+        "entity_type, entity_id, changed_columns, old_values, new_values, entry_hash) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        13, types);
+    if (plan == nullptr) elog(ERROR, "tenant_guard: could not prepare the audit insert: %s", SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "tenant_guard: SPI_keepplan failed");
+    insert_plan = plan;
+    return plan;
+}
+
+char* uuid_text(const pg_uuid_t* uuid) {
+    return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t*>(uuid))));
+}
+
+char* jsonb_text(Jsonb* value) {
+    return value == nullptr ? nullptr : DatumGetCString(DirectFunctionCall1(jsonb_out, JsonbPGetDatum(value)));
+}
+
+// Microseconds since 1970-01-01 UTC, the encoding's time unit.
+int64 unix_microseconds(TimestampTz ts) {
+    return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+struct HashInput {
+    const char* tenant;
+    int64 entry_seq;
+    uint64 xact_id;
+    int64 logged_at_us;
+    const char* subject;
+    const char* role_name;
+    const char* action;
+    const char* entity_type;
+    const char* entity_id;
+    const char* const* changed_columns;
+    int changed_count;
+    const char* old_values;
+    const char* new_values;
+};
+
+core::Sha256 compute_entry_hash(const HashInput& input) {
+    core::Sha256 digest{};
+    CoreFailure failure;
+    auto optional_text = [](const char* text) {
+        return text == nullptr ? std::optional<std::string>() : std::optional<std::string>(text);
+    };
+    const bool ok = call_core(
+        [&] {
+            core::AuditEntry entry;
+            entry.tenant_id = input.tenant;
+            entry.entry_seq = input.entry_seq;
+            entry.xact_id = input.xact_id;
+            entry.logged_at_us = input.logged_at_us;
+            entry.subject = optional_text(input.subject);
+            entry.role_name = optional_text(input.role_name);
+            entry.action = input.action;
+            entry.entity_type = optional_text(input.entity_type);
+            entry.entity_id = optional_text(input.entity_id);
+            if (input.changed_columns != nullptr)
+                entry.changed_columns =
+                    std::vector<std::string>(input.changed_columns, input.changed_columns + input.changed_count);
+            entry.old_values = optional_text(input.old_values);
+            entry.new_values = optional_text(input.new_values);
+            digest = core::entry_hash(entry);
+        },
+        &failure);
+    if (!ok) raise_core_failure(failure);
+    return digest;
+}
+
+Datum text_array_datum(const char* const* values, int count) {
+    Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (count > 0 ? count : 1)));
+    for (int i = 0; i < count; i++) elements[i] = CStringGetTextDatum(values[i]);
+    return PointerGetDatum(construct_array(elements, count, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+bytea* bytes_datum(const unsigned char* data, size_t length) {
+    bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + length));
+    SET_VARSIZE(result, VARHDRSZ + length);
+    memcpy(VARDATA(result), data, length);
+    return result;
+}
+
+struct SystemEntry {
+    const char* action;
+    const char* entity_type;
+    Jsonb* details;
+    const char* role_name;
+};
+
+void write_system_entry(void* arg) {
+    const auto* entry = static_cast<const SystemEntry*>(arg);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    EntryDraft draft = {};
+    draft.tenant = kNilTenant;
+    draft.action = entry->action;
+    draft.entity_type = entry->entity_type;
+    draft.new_values = entry->details;
+    insert_entry(&draft, entry->role_name);
+    SPI_finish();
+}
+
+}  // namespace
+
+void register_ledger_cache_invalidation() { CacheRegisterRelcacheCallback(forget_ledger_oids, (Datum)0); }
+
+LedgerTable ledger_table_of(Oid relid) {
+    const LedgerCache& oids = ledger_cache();
+    if (relid == InvalidOid) return LedgerTable::kNone;
+    if (relid == oids.log) return LedgerTable::kLog;
+    if (relid == oids.blocks) return LedgerTable::kBlocks;
+    if (relid == oids.pruned_blocks) return LedgerTable::kPrunedBlocks;
+    if (relid == oids.seal_state) return LedgerTable::kSealState;
+    return LedgerTable::kNone;
+}
+
+bool ledger_installed() {
+    const LedgerCache& oids = ledger_cache();
+    return oids.log != InvalidOid && oids.blocks != InvalidOid && oids.pruned_blocks != InvalidOid &&
+           oids.seal_state != InvalidOid && oids.entry_seq != InvalidOid;
+}
+
+Oid ledger_owner() {
+    const Oid log = ledger_cache().log;
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(log));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "tenant_guard: the audit ledger is not installed");
+    const Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+bool ledger_write_in_progress() { return writer_active; }
+
+void run_as_ledger_writer(void (*body)(void* arg), void* arg) {
+    if (!ledger_installed())
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the tenant_guard audit ledger is not installed in this database"),
+                        errhint("ALTER EXTENSION tenant_guard UPDATE")));
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    const bool saved_active = writer_active;
+    const Oid owner = ledger_owner();
+    PG_TRY();
+    {
+        SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+        writer_active = true;
+        body(arg);
+    }
+    PG_FINALLY();
+    {
+        writer_active = saved_active;
+        SetUserIdAndSecContext(saved_user, saved_context);
+    }
+    PG_END_TRY();
+}
+
+void insert_entry(const EntryDraft* draft, const char* role_name) {
+    const LedgerCache& oids = ledger_cache();
+    const int64 entry_seq = nextval_internal(oids.entry_seq, false);
+    const FullTransactionId xact = GetTopFullTransactionId();
+    const TimestampTz logged_at = GetCurrentTransactionStartTimestamp();
+    const char* subject = context_subject();
+    char* old_text = jsonb_text(draft->old_values);
+    char* new_text = jsonb_text(draft->new_values);
+
+    HashInput input = {uuid_text(&draft->tenant), entry_seq,          U64FromFullTransactionId(xact),
+                       unix_microseconds(logged_at), subject,         role_name,
+                       draft->action,                draft->entity_type, draft->entity_id,
+                       draft->changed_columns,       draft->changed_count, old_text,
+                       new_text};
+    const core::Sha256 digest = compute_entry_hash(input);
+
+    Datum values[13];
+    char nulls[13];
+    memset(nulls, ' ', sizeof(nulls));
+    values[0] = UUIDPGetDatum(const_cast<pg_uuid_t*>(&draft->tenant));
+    values[1] = Int64GetDatum(entry_seq);
+    values[2] = FullTransactionIdGetDatum(xact);
+    values[3] = TimestampTzGetDatum(logged_at);
+    auto text_or_null = [&](int index, const char* value) {
+        if (value == nullptr)
+            nulls[index] = 'n', values[index] = (Datum)0;
+        else
+            values[index] = CStringGetTextDatum(value);
+    };
+    text_or_null(4, subject);
+    text_or_null(5, role_name);
+    text_or_null(6, draft->action);
+    text_or_null(7, draft->entity_type);
+    text_or_null(8, draft->entity_id);
+    if (draft->changed_columns == nullptr)
+        nulls[9] = 'n', values[9] = (Datum)0;
+    else
+        values[9] = text_array_datum(draft->changed_columns, draft->changed_count);
+    if (draft->old_values == nullptr)
+        nulls[10] = 'n', values[10] = (Datum)0;
+    else
+        values[10] = JsonbPGetDatum(draft->old_values);
+    if (draft->new_values == nullptr)
+        nulls[11] = 'n', values[11] = (Datum)0;
+    else
+        values[11] = JsonbPGetDatum(draft->new_values);
+    values[12] = PointerGetDatum(bytes_datum(digest.data(), digest.size()));
+
+    const int result = SPI_execute_plan(prepare_insert(), values, nulls, false, 0);
+    if (result != SPI_OK_INSERT) elog(ERROR, "tenant_guard: writing the audit entry failed: %s", SPI_result_code_string(result));
+}
+
+void record_system_entry(const char* action, const char* entity_type, Jsonb* details) {
+    SystemEntry entry = {action, entity_type, details, GetUserNameFromId(GetUserId(), false)};
+    run_as_ledger_writer(write_system_entry, &entry);
+}
+
+char* ledger_entity_name(Oid relid) { return qualified_relation_name(relid); }
+
+}  // namespace tenant_guard::pg

@@ -1,0 +1,224 @@
+// The audit ledger is append-only, for every role including superusers and the tables' owner:
+//   executor   INSERT / UPDATE / DELETE / MERGE / SELECT FOR UPDATE / COPY FROM on a ledger table,
+//              except tenant_guard's own writes (ledger.hpp, run_as_ledger_writer);
+//   utility    TRUNCATE, ALTER, RENAME, rules, triggers and policies on ledger tables; disabling,
+//              re-enabling as non-ALWAYS, dropping or renaming an audited table's audit triggers;
+//              CREATE OR REPLACE of tenant_guard's functions;
+//   drop       the ledger tables and tenant_guard's functions, by DROP TABLE / SCHEMA ... CASCADE /
+//              OWNED / FUNCTION ... CASCADE (object-access hook), unless DROP EXTENSION is running.
+// What a superuser can still do (start the server without the library, edit catalogs) is what the
+// ledger's hashes and the digests kept outside are for.
+//
+// PostgreSQL-style code: no C++ object with a destructor.
+#include "ledger_guard.hpp"
+
+#include "audit_capture.hpp"
+#include "ledger.hpp"
+#include "postgres.hpp"
+#include "settings.hpp"
+
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+namespace {
+
+ExecutorCheckPerms_hook_type previous_check_perms = nullptr;
+object_access_hook_type previous_object_access = nullptr;
+bool dropping_extension = false;
+
+constexpr AclMode kWritePermissions = ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
+
+[[noreturn]] void refuse_ledger_change(const char* what) {
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("the tenant_guard audit ledger is append-only"),
+                    errdetail("%s is not allowed, for any role.", what),
+                    errhint("Entries are written by audited tables' triggers, blocks by the sealer; "
+                            "prune_audit() removes whole sealed blocks.")));
+    pg_unreachable();
+}
+
+bool check_ledger_permissions(TG_CHECK_PERMS_HOOK_ARGS) {
+    if (!ledger_write_in_progress() && !creating_extension) {
+        ListCell* cell;
+        foreach (cell, TG_PERMISSION_LIST) {
+            auto* entry = static_cast<TG_PERMISSION_ENTRY*>(lfirst(cell));
+            if (!TG_PERMISSION_APPLIES(entry) || (entry->requiredPerms & kWritePermissions) == 0) continue;
+            if (ledger_table_of(entry->relid) != LedgerTable::kNone) {
+                if (!ereport_on_violation) return false;
+                refuse_ledger_change(psprintf("Writing to %s", get_rel_name(entry->relid)));
+            }
+        }
+    }
+    if (previous_check_perms) return previous_check_perms(TG_CHECK_PERMS_HOOK_PASS);
+    return true;
+}
+
+bool is_ledger_relation(RangeVar* relation) {
+    if (relation == nullptr) return false;
+    const Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    return ledger_table_of(relid) != LedgerTable::kNone;
+}
+
+bool has_audit_trigger(RangeVar* relation) {
+    const Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    return relid != InvalidOid && get_trigger_oid(relid, kAuditTriggerName, true) != InvalidOid;
+}
+
+[[noreturn]] void refuse_trigger_change(const char* action, RangeVar* relation) {
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("cannot %s: table %s is audited by tenant_guard", action, relation->relname),
+                    errhint("A superuser can stop auditing it with tenant_guard.unaudit_table(), which the ledger "
+                            "records.")));
+    pg_unreachable();
+}
+
+void inspect_alter_table(const AlterTableStmt* statement) {
+    if (is_ledger_relation(statement->relation)) refuse_ledger_change("ALTER TABLE");
+    if (!has_audit_trigger(statement->relation)) return;
+    ListCell* cell;
+    foreach (cell, statement->cmds) {
+        const auto* command = castNode(AlterTableCmd, lfirst(cell));
+        switch (command->subtype) {
+            case AT_DisableTrigAll:
+            case AT_DisableTrigUser:
+            case AT_EnableTrigAll:
+            case AT_EnableTrigUser:
+                refuse_trigger_change("change the firing of all triggers", statement->relation);
+            case AT_DisableTrig:
+            case AT_EnableTrig:
+            case AT_EnableReplicaTrig:
+            case AT_EnableAlwaysTrig:
+                if (is_audit_trigger_name(command->name))
+                    refuse_trigger_change(psprintf("change trigger \"%s\"", command->name), statement->relation);
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+void inspect_drop(const DropStmt* statement) {
+    ListCell* cell;
+    if (statement->removeType != OBJECT_TRIGGER) return;
+    foreach (cell, statement->objects) {
+        List* names = castNode(List, lfirst(cell));
+        const char* trigger = strVal(llast(names));
+        if (!is_audit_trigger_name(trigger)) continue;
+        List* table_names = list_truncate(list_copy(names), list_length(names) - 1);
+        RangeVar* table = makeRangeVarFromNameList(table_names);
+        if (has_audit_trigger(table)) refuse_trigger_change(psprintf("drop trigger \"%s\"", trigger), table);
+    }
+}
+
+bool names_tenant_guard_schema(List* qualified_name) {
+    char* schema = nullptr;
+    char* name = nullptr;
+    DeconstructQualifiedName(qualified_name, &schema, &name);
+    if (schema != nullptr) return strcmp(schema, "tenant_guard") == 0;
+    List* path = fetch_search_path(false);
+    return path != NIL && linitial_oid(path) == get_namespace_oid("tenant_guard", true);
+}
+
+void inspect_statement(Node* statement) {
+    switch (nodeTag(statement)) {
+        case T_TruncateStmt: {
+            ListCell* cell;
+            foreach (cell, castNode(TruncateStmt, statement)->relations)
+                if (is_ledger_relation(castNode(RangeVar, lfirst(cell)))) refuse_ledger_change("TRUNCATE");
+            break;
+        }
+        case T_AlterTableStmt:
+            inspect_alter_table(castNode(AlterTableStmt, statement));
+            break;
+        case T_DropStmt:
+            inspect_drop(castNode(DropStmt, statement));
+            break;
+        case T_RenameStmt: {
+            auto* rename = castNode(RenameStmt, statement);
+            if (rename->relation != nullptr && is_ledger_relation(rename->relation)) refuse_ledger_change("Renaming");
+            if (rename->renameType == OBJECT_TRIGGER &&
+                (is_audit_trigger_name(rename->subname) || is_audit_trigger_name(rename->newname)))
+                refuse_trigger_change("rename an audit trigger", rename->relation);
+            break;
+        }
+        case T_AlterObjectSchemaStmt: {
+            auto* move = castNode(AlterObjectSchemaStmt, statement);
+            if (move->relation != nullptr && is_ledger_relation(move->relation)) refuse_ledger_change("SET SCHEMA");
+            break;
+        }
+        case T_CreateTrigStmt: {
+            auto* create = castNode(CreateTrigStmt, statement);
+            if (is_ledger_relation(create->relation)) refuse_ledger_change("CREATE TRIGGER");
+            if (is_audit_trigger_name(create->trigname) && !settings.restoring)
+                ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
+                                errmsg("trigger name \"%s\" is reserved for tenant_guard", create->trigname),
+                                errhint("Use tenant_guard.audit_table() to audit a table.")));
+            break;
+        }
+        case T_RuleStmt:
+            if (is_ledger_relation(castNode(RuleStmt, statement)->relation)) refuse_ledger_change("CREATE RULE");
+            break;
+        case T_CreatePolicyStmt:
+            if (is_ledger_relation(castNode(CreatePolicyStmt, statement)->table)) refuse_ledger_change("CREATE POLICY");
+            break;
+        case T_AlterPolicyStmt:
+            if (is_ledger_relation(castNode(AlterPolicyStmt, statement)->table)) refuse_ledger_change("ALTER POLICY");
+            break;
+        case T_CreateFunctionStmt: {
+            auto* create = castNode(CreateFunctionStmt, statement);
+            if (create->replace && names_tenant_guard_schema(create->funcname))
+                refuse_ledger_change("Replacing tenant_guard's functions");
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
+    if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
+    if (access != OAT_DROP || dropping_extension || creating_extension) return;
+    if (class_id == RelationRelationId && ledger_table_of(object_id) != LedgerTable::kNone)
+        refuse_ledger_change(psprintf("Dropping %s", get_rel_name(object_id)));
+    if (class_id == ProcedureRelationId && get_func_namespace(object_id) == get_namespace_oid("tenant_guard", true) &&
+        ledger_installed())
+        refuse_ledger_change(psprintf("Dropping function tenant_guard.%s", get_func_name(object_id)));
+}
+
+}  // namespace
+
+bool guard_ledger_utility(Node* statement) {
+    if (IsA(statement, DropStmt) && castNode(DropStmt, statement)->removeType == OBJECT_EXTENSION) {
+        ListCell* cell;
+        foreach (cell, castNode(DropStmt, statement)->objects)
+            if (strcmp(strVal(lfirst(cell)), "tenant_guard") == 0) return true;
+        return false;
+    }
+    if (creating_extension || audit_ddl_in_progress()) return false;
+    inspect_statement(statement);
+    return false;
+}
+
+void run_guarded_utility(bool drops_extension, void (*run)(void* arg), void* arg) {
+    const bool saved = dropping_extension;
+    PG_TRY();
+    {
+        dropping_extension = saved || drops_extension;
+        run(arg);
+    }
+    PG_FINALLY();
+    {
+        dropping_extension = saved;
+    }
+    PG_END_TRY();
+}
+
+void install_ledger_guard() {
+    previous_check_perms = ExecutorCheckPerms_hook;
+    ExecutorCheckPerms_hook = check_ledger_permissions;
+    previous_object_access = object_access_hook;
+    object_access_hook = on_object_access;
+    register_ledger_cache_invalidation();
+}
+
+}  // namespace tenant_guard::pg

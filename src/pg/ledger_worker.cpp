@@ -1,0 +1,269 @@
+// Background sealing of the audit ledger.
+//
+// A launcher (static background worker, started with the server when tenant_guard is in
+// shared_preload_libraries) starts one sealer per database: on request from a backend that writes
+// audit entries, and at its own start for every database that allows connections (a sealer in a
+// database without the ledger exits at once). The sealer seals every tenant_guard.audit_seal_interval.
+// A sealer that fails exits; the next audited write asks for a new one. DROP DATABASE stops the
+// database's sealer first (utility hook), as it does for autovacuum.
+//
+// PostgreSQL-style code (background worker API, ereport): no C++ object with a destructor.
+#include "ledger_worker.hpp"
+
+#include "ledger.hpp"
+#include "ledger_seal.hpp"
+#include "postgres.hpp"
+#include "settings.hpp"
+
+#include <csignal>
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+namespace {
+
+constexpr int kMaxSealers = 64;
+constexpr int kMaxRequests = 64;
+
+struct SealerSlot {
+    Oid database;
+    pid_t pid;
+};
+
+struct LedgerShared {
+    slock_t mutex;
+    Latch* launcher_latch;
+    int request_count;
+    Oid requests[kMaxRequests];
+    SealerSlot sealers[kMaxSealers];
+};
+
+LedgerShared* shared = nullptr;
+shmem_startup_hook_type previous_shmem_startup = nullptr;
+#if PG_VERSION_NUM >= 150000
+shmem_request_hook_type previous_shmem_request = nullptr;
+#endif
+TimestampTz last_request = 0;
+int my_slot = -1;
+
+void attach_shared_memory() {
+    if (previous_shmem_startup) previous_shmem_startup();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found;
+    shared = static_cast<LedgerShared*>(ShmemInitStruct("tenant_guard ledger", sizeof(LedgerShared), &found));
+    if (!found) {
+        memset(shared, 0, sizeof(LedgerShared));
+        SpinLockInit(&shared->mutex);
+    }
+    LWLockRelease(AddinShmemInitLock);
+}
+
+#if PG_VERSION_NUM >= 150000
+void request_shared_memory() {
+    if (previous_shmem_request) previous_shmem_request();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
+}
+#endif
+
+bool sealer_running(Oid database) {
+    for (const SealerSlot& slot : shared->sealers)
+        if (slot.database == database && slot.pid != 0) return true;
+    return false;
+}
+
+void release_slot(int, Datum) {
+    if (shared == nullptr || my_slot < 0) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->sealers[my_slot].pid = 0;
+    shared->sealers[my_slot].database = InvalidOid;
+    SpinLockRelease(&shared->mutex);
+    my_slot = -1;
+}
+
+// A second sealer for the same database (two requests crossing) leaves at once.
+bool claim_slot() {
+    SpinLockAcquire(&shared->mutex);
+    int free_slot = -1;
+    for (int i = 0; i < kMaxSealers; i++) {
+        if (shared->sealers[i].pid != 0 && shared->sealers[i].database == MyDatabaseId) {
+            SpinLockRelease(&shared->mutex);
+            return false;
+        }
+        if (shared->sealers[i].pid == 0 && free_slot < 0) free_slot = i;
+    }
+    if (free_slot >= 0) {
+        shared->sealers[free_slot].database = MyDatabaseId;
+        shared->sealers[free_slot].pid = MyProcPid;
+        my_slot = free_slot;
+    }
+    SpinLockRelease(&shared->mutex);
+    if (free_slot < 0) return false;
+    before_shmem_exit(release_slot, (Datum)0);
+    return true;
+}
+
+void start_sealer(Oid database) {
+    BackgroundWorker worker = {};
+    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard ledger sealer for database %u", database);
+    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard ledger sealer");
+    snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_guard");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_ledger_sealer_main");
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    worker.bgw_main_arg = ObjectIdGetDatum(database);
+    worker.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle* handle;
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+        ereport(LOG, (errmsg("tenant_guard: could not start the ledger sealer for database %u", database),
+                      errhint("Raise max_worker_processes.")));
+}
+
+// Databases that allow connections, for the launcher's first round.
+List* connectable_databases() {
+    List* databases = NIL;
+    StartTransactionCommand();
+    Relation relation = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(relation, 0, nullptr);
+    MemoryContext outer = CurTransactionContext;
+    for (HeapTuple tuple; (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr;) {
+        auto* database = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        if (!database->datallowconn || database->datistemplate) continue;
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        databases = lappend_oid(databases, database->oid);
+        MemoryContextSwitchTo(old);
+    }
+    (void)outer;
+    table_endscan(scan);
+    table_close(relation, AccessShareLock);
+    CommitTransactionCommand();
+    return databases;
+}
+
+void seal_once() {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "sealing the audit ledger");
+    const bool installed = ledger_installed();
+    if (installed) (void)seal_ledger();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    if (!installed) proc_exit(0);
+}
+
+}  // namespace
+
+void request_ledger_shared_memory() {
+#if PG_VERSION_NUM >= 150000
+    previous_shmem_request = shmem_request_hook;
+    shmem_request_hook = request_shared_memory;
+#else
+    RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
+#endif
+    previous_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = attach_shared_memory;
+}
+
+void register_ledger_launcher() {
+    BackgroundWorker worker = {};
+    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard ledger launcher");
+    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard ledger launcher");
+    snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_guard");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_ledger_launcher_main");
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 5;
+    RegisterBackgroundWorker(&worker);
+}
+
+void ensure_ledger_sealer() noexcept {
+    if (shared == nullptr || sealer_running(MyDatabaseId)) return;
+    const TimestampTz now = GetCurrentTimestamp();
+    if (last_request != 0 && now - last_request < 2 * USECS_PER_SEC) return;
+    last_request = now;
+    SpinLockAcquire(&shared->mutex);
+    bool listed = false;
+    for (int i = 0; i < shared->request_count; i++) listed |= shared->requests[i] == MyDatabaseId;
+    if (!listed && shared->request_count < kMaxRequests) shared->requests[shared->request_count++] = MyDatabaseId;
+    Latch* launcher = shared->launcher_latch;
+    SpinLockRelease(&shared->mutex);
+    if (launcher != nullptr) SetLatch(launcher);
+}
+
+void stop_ledger_sealer(Oid database) {
+    if (shared == nullptr || database == InvalidOid) return;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        pid_t pid = 0;
+        SpinLockAcquire(&shared->mutex);
+        for (const SealerSlot& slot : shared->sealers)
+            if (slot.database == database && slot.pid != 0) pid = slot.pid;
+        SpinLockRelease(&shared->mutex);
+        if (pid == 0) return;
+        if (attempt == 0) kill(pid, SIGTERM);
+        pg_usleep(50 * 1000L);
+    }
+}
+
+}  // namespace tenant_guard::pg
+
+using namespace tenant_guard::pg;
+
+extern "C" {
+
+PGDLLEXPORT void tg_ledger_launcher_main(Datum);
+PGDLLEXPORT void tg_ledger_sealer_main(Datum);
+
+void tg_ledger_launcher_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = &MyProc->procLatch;
+    SpinLockRelease(&shared->mutex);
+
+    List* databases = connectable_databases();
+    ListCell* cell;
+    foreach (cell, databases) start_sealer(lfirst_oid(cell));
+
+    for (;;) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 30 * 1000L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        Oid requests[kMaxRequests];
+        SpinLockAcquire(&shared->mutex);
+        const int count = shared->request_count;
+        memcpy(requests, shared->requests, sizeof(Oid) * count);
+        shared->request_count = 0;
+        SpinLockRelease(&shared->mutex);
+        for (int i = 0; i < count; i++)
+            if (!sealer_running(requests[i])) start_sealer(requests[i]);
+    }
+}
+
+void tg_ledger_sealer_main(Datum argument) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(argument), InvalidOid, 0);
+    if (!claim_slot()) proc_exit(0);
+    for (;;) {
+        seal_once();
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.audit_seal_interval_ms,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+    }
+}
+
+}  // extern "C"
