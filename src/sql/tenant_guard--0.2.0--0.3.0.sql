@@ -86,18 +86,22 @@ COMMENT ON FUNCTION tenant_guard.is_tenant_admin() IS
   'True when the current context''s token lists tenant_admin in the claim named by tenant_guard.admin_claim';
 
 -- Who reads the ledger: tenant administrators their own tenant, tenant_guard_auditor everything.
+-- The ledger's own entries (nil tenant) are for auditors only, whatever tenant a token claims.
 -- Nobody writes it through SQL (no INSERT/UPDATE/DELETE privilege, and the hooks refuse anyway).
 ALTER TABLE tenant_guard.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_guard.audit_blocks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_guard.audit_pruned_blocks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_admins ON tenant_guard.audit_log FOR SELECT TO PUBLIC
-    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin()));
+    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin())
+           AND tenant_id OPERATOR(pg_catalog.<>) '00000000-0000-0000-0000-000000000000'::uuid);
 CREATE POLICY auditors ON tenant_guard.audit_log FOR SELECT TO tenant_guard_auditor USING (true);
 CREATE POLICY tenant_admins ON tenant_guard.audit_blocks FOR SELECT TO PUBLIC
-    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin()));
+    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin())
+           AND tenant_id OPERATOR(pg_catalog.<>) '00000000-0000-0000-0000-000000000000'::uuid);
 CREATE POLICY auditors ON tenant_guard.audit_blocks FOR SELECT TO tenant_guard_auditor USING (true);
 CREATE POLICY tenant_admins ON tenant_guard.audit_pruned_blocks FOR SELECT TO PUBLIC
-    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin()));
+    USING (tenant_id OPERATOR(pg_catalog.=) tenant_guard.current_tenant() AND (SELECT tenant_guard.is_tenant_admin())
+           AND tenant_id OPERATOR(pg_catalog.<>) '00000000-0000-0000-0000-000000000000'::uuid);
 CREATE POLICY auditors ON tenant_guard.audit_pruned_blocks FOR SELECT TO tenant_guard_auditor USING (true);
 REVOKE ALL ON tenant_guard.audit_log, tenant_guard.audit_blocks, tenant_guard.audit_pruned_blocks,
               tenant_guard.audit_seal_state, tenant_guard.audit_entry_seq FROM PUBLIC;
