@@ -1,5 +1,7 @@
 -- Lifecycle of the tenant context: scopes, COMMIT/ROLLBACK, savepoints, DISCARD ALL, fail closed.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS tenant_guard;
+RESET client_min_messages;
 \set VERBOSITY terse
 
 -- Tokens are minted here and kept in psql variables, never printed.

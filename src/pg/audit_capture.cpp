@@ -30,14 +30,25 @@ const char* const kAuditTruncateTriggerName = "tenant_guard_audit_truncate";
 
 namespace {
 
-enum class ValueKind { kBool, kNumber, kFloat4, kFloat8, kJson, kJsonb, kTimestampTz, kTimestamp, kDate, kTime, kBytea, kText, kPinned };
+enum class ValueKind { kBool, kNumber, kFloat4, kFloat8, kJson, kJsonb, kTimestampTz, kTimestamp, kDate, kTime, kBytea, kText, kPinned, kArray };
+
+// How one value of a type is written. An array of a natively handled type becomes a JSON array
+// (one dimension; others are printed as text with the settings pinned).
+struct ValuePlan {
+    ValueKind kind;
+    FmgrInfo output;
+    ValuePlan* element;  // kArray only
+    Oid element_type;
+    int16 element_length;
+    bool element_by_value;
+    char element_align;
+};
 
 struct ColumnPlan {
     bool skip;       // dropped column
     bool excluded;   // never stored
     bool in_key;     // part of the primary key
-    ValueKind kind;
-    FmgrInfo output;
+    ValuePlan value;
     const char* name;
 };
 
@@ -47,7 +58,6 @@ struct AuditPlan {
     AttrNumber tenant_attnum;
     int natts;
     int key_count;
-    bool needs_pinned_settings;
     bool key_excluded;
     char* entity_type;
     ColumnPlan* columns;
@@ -78,9 +88,29 @@ ValueKind kind_of(Oid type) {
     }
     const char type_type = get_typtype(base);
     if (type_type == TYPTYPE_COMPOSITE || type_type == TYPTYPE_RANGE || type_type == TYPTYPE_MULTIRANGE ||
-        type_type == TYPTYPE_PSEUDO || OidIsValid(get_element_type(base)))
+        type_type == TYPTYPE_PSEUDO)
         return ValueKind::kPinned;
+    const Oid element = get_element_type(base);
+    if (OidIsValid(element)) {
+        const ValueKind element_kind = kind_of(element);
+        return element_kind == ValueKind::kPinned || element_kind == ValueKind::kArray ? ValueKind::kPinned
+                                                                                        : ValueKind::kArray;
+    }
     return ValueKind::kText;
+}
+
+// Called with fn_mcxt current.
+void plan_value(ValuePlan* plan, Oid type) {
+    plan->kind = kind_of(type);
+    Oid output_function;
+    bool is_varlena;
+    getTypeOutputInfo(type, &output_function, &is_varlena);
+    fmgr_info_cxt(output_function, &plan->output, CurrentMemoryContext);
+    if (plan->kind != ValueKind::kArray) return;
+    plan->element_type = get_element_type(getBaseType(type));
+    get_typlenbyvalalign(plan->element_type, &plan->element_length, &plan->element_by_value, &plan->element_align);
+    plan->element = static_cast<ValuePlan*>(palloc0(sizeof(ValuePlan)));
+    plan_value(plan->element, plan->element_type);
 }
 
 bool name_in_args(const char* name, const Trigger* trigger) {
@@ -112,12 +142,7 @@ AuditPlan* build_plan(FunctionCallInfo fcinfo, const TriggerData* data) {
             plan->key_count++;
             if (column.excluded) plan->key_excluded = true;
         }
-        column.kind = kind_of(attribute->atttypid);
-        if (column.kind == ValueKind::kPinned && !column.excluded) plan->needs_pinned_settings = true;
-        Oid output_function;
-        bool is_varlena;
-        getTypeOutputInfo(attribute->atttypid, &output_function, &is_varlena);
-        fmgr_info_cxt(output_function, &column.output, fcinfo->flinfo->fn_mcxt);
+        plan_value(&column.value, attribute->atttypid);
     }
     MemoryContextSwitchTo(old_context);
     return plan;
@@ -129,11 +154,22 @@ const char* const kPinnedSettings[][2] = {
     {"extra_float_digits", "1"}, {"bytea_output", "hex"},     {"lc_monetary", "C"},
 };
 
-int pin_settings() {
-    const int level = NewGUCNestLevel();
+// The GUC nest level of the pinned settings while a row is being encoded, or -1. Pinned lazily,
+// at the first value that needs it, and undone when the row is encoded (an error undoes it with the
+// (sub)transaction).
+int pinned_level = -1;
+
+void pin_settings() {
+    if (pinned_level >= 0) return;
+    pinned_level = NewGUCNestLevel();
     for (const auto& setting : kPinnedSettings)
         (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    return level;
+}
+
+void unpin_settings() {
+    if (pinned_level < 0) return;
+    AtEOXact_GUC(true, pinned_level);
+    pinned_level = -1;
 }
 
 void append_quoted(StringInfo out, const char* value) { escape_json(out, value); }
@@ -154,7 +190,7 @@ void append_timestamp(StringInfo out, Timestamp ts, bool utc_marker) {
 }
 
 // One column value as JSON text. raw receives the plain text form (for entity_id) when asked.
-void append_value(StringInfo out, const ColumnPlan& column, Datum value, bool is_null, char** raw) {
+void append_value(StringInfo out, const ValuePlan& column, Datum value, bool is_null, char** raw) {
     if (is_null) {
         appendStringInfoString(out, "null");
         if (raw) *raw = nullptr;
@@ -244,8 +280,32 @@ void append_value(StringInfo out, const ColumnPlan& column, Datum value, bool is
             append_quoted(out, text);
             break;
         }
+        case ValueKind::kArray: {
+            ArrayType* array = DatumGetArrayTypeP(value);
+            if (ARR_NDIM(array) > 1) {
+                pin_settings();
+                text = OutputFunctionCall(const_cast<FmgrInfo*>(&column.output), value);
+                append_quoted(out, text);
+                break;
+            }
+            Datum* elements;
+            bool* nulls;
+            int count;
+            deconstruct_array(array, column.element_type, column.element_length, column.element_by_value,
+                              column.element_align, &elements, &nulls, &count);
+            const int start = out->len;
+            appendStringInfoChar(out, '[');
+            for (int i = 0; i < count; i++) {
+                if (i > 0) appendStringInfoString(out, ", ");
+                append_value(out, *column.element, elements[i], nulls[i], nullptr);
+            }
+            appendStringInfoChar(out, ']');
+            if (raw) *raw = pnstrdup(out->data + start, out->len - start);
+            return;
+        }
         case ValueKind::kText:
         case ValueKind::kPinned: {
+            if (column.kind == ValueKind::kPinned) pin_settings();
             char* printed = OutputFunctionCall(const_cast<FmgrInfo*>(&column.output), value);
             text = printed;
             append_quoted(out, text);
@@ -284,7 +344,7 @@ void encode_row(const AuditPlan* plan, TupleDesc descriptor, HeapTuple tuple, Ro
         appendStringInfoString(&json, ": ");
         const int start = json.len;
         char* raw = nullptr;
-        append_value(&json, column, value, is_null, column.in_key ? &raw : nullptr);
+        append_value(&json, column.value, value, is_null, column.in_key ? &raw : nullptr);
         row->column_json[i] = pnstrdup(json.data + start, json.len - start);
         if (column.in_key) {
             appendStringInfoString(&key, keys_seen == 0 ? "[" : ", ");
@@ -406,6 +466,8 @@ bool is_audit_trigger_name(const char* name) {
     return name != nullptr && (strcmp(name, kAuditTriggerName) == 0 || strcmp(name, kAuditTruncateTriggerName) == 0);
 }
 
+bool is_reserved_trigger_name(const char* name) { return name != nullptr && strncmp(name, "tenant_guard_", 13) == 0; }
+
 bool audit_ddl_in_progress() { return audit_ddl_depth > 0; }
 
 void audit_new_table(Oid relid) {
@@ -431,6 +493,9 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
     auto* data = reinterpret_cast<TriggerData*>(fcinfo->context);
     const TriggerEvent event = data->tg_event;
     if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+        if (strcmp(data->tg_trigger->tgname, kAuditTruncateTriggerName) != 0)
+            ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                            errmsg("tenant_guard.audit_trigger() runs only as the trigger attached by audit_table()")));
         record_truncate(data->tg_relation);
         return PointerGetDatum(nullptr);
     }
@@ -440,14 +505,19 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
 
     auto* plan = static_cast<AuditPlan*>(fcinfo->flinfo->fn_extra);
     if (plan == nullptr || plan->relid != RelationGetRelid(data->tg_relation)) {
+        // Only the triggers audit_table() attaches write entries: a trigger someone else points at
+        // this function must not add entries (or, on a table without tenants, ledger-wide ones).
+        if (strcmp(data->tg_trigger->tgname, kAuditTriggerName) != 0 ||
+            !read_table_protection(RelationGetRelid(data->tg_relation)).guarded())
+            ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                            errmsg("tenant_guard.audit_trigger() runs only as the trigger attached by audit_table()")));
         plan = build_plan(fcinfo, data);
         fcinfo->flinfo->fn_extra = plan;
     }
     const TupleDesc descriptor = RelationGetDescr(data->tg_relation);
     const char* role_name = GetUserNameFromId(GetUserId(), false);
 
-    int pinned_level = -1;
-    if (plan->needs_pinned_settings) pinned_level = pin_settings();
+    pinned_level = -1;
     RowText old_row = {}, new_row = {};
     RowChange change = {plan, nullptr, nullptr, nullptr, nullptr, 0, role_name};
     if (TRIGGER_FIRED_BY_INSERT(event)) {
@@ -486,7 +556,7 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
         change.changed = changed;
         change.changed_count = count;
     }
-    if (pinned_level >= 0) AtEOXact_GUC(true, pinned_level);
+    unpin_settings();
     run_as_ledger_writer(write_row_change, &change);
     ensure_ledger_sealer();
     return PointerGetDatum(nullptr);

@@ -9,6 +9,7 @@ extern const char* const kAuditTriggerName;          // the row trigger
 extern const char* const kAuditTruncateTriggerName;  // the statement trigger that records TRUNCATE
 
 bool is_audit_trigger_name(const char* name);
+bool is_reserved_trigger_name(const char* name);  // tenant_guard_*
 
 // True while audit_table()/unaudit_table() run their own trigger DDL (the guards stand aside).
 bool audit_ddl_in_progress();

@@ -137,7 +137,7 @@ void inspect_statement(Node* statement) {
             auto* rename = castNode(RenameStmt, statement);
             if (rename->relation != nullptr && is_ledger_relation(rename->relation)) refuse_ledger_change("Renaming");
             if (rename->renameType == OBJECT_TRIGGER &&
-                (is_audit_trigger_name(rename->subname) || is_audit_trigger_name(rename->newname)))
+                (is_audit_trigger_name(rename->subname) || is_reserved_trigger_name(rename->newname)))
                 refuse_trigger_change("rename an audit trigger", rename->relation);
             break;
         }
@@ -149,7 +149,7 @@ void inspect_statement(Node* statement) {
         case T_CreateTrigStmt: {
             auto* create = castNode(CreateTrigStmt, statement);
             if (is_ledger_relation(create->relation)) refuse_ledger_change("CREATE TRIGGER");
-            if (is_audit_trigger_name(create->trigname) && !settings.restoring)
+            if (is_reserved_trigger_name(create->trigname) && !settings.restoring)
                 ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
                                 errmsg("trigger name \"%s\" is reserved for tenant_guard", create->trigname),
                                 errhint("Use tenant_guard.audit_table() to audit a table.")));

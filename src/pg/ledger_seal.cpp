@@ -204,7 +204,9 @@ void seal_body(void* arg) {
         " WHERE xact_id >= $1::pg_catalog.xid8 AND xact_id < $2::pg_catalog.xid8"
         " ORDER BY tenant_id, xact_id, entry_seq",
         2, types);
-    Portal cursor = SPI_cursor_open(nullptr, plan, values, nullptr, true);
+    // read_only = false: a snapshot taken now, after the horizon, so every entry below it is visible
+    // (the transaction's older snapshot could miss entries committed in between).
+    Portal cursor = SPI_cursor_open(nullptr, plan, values, nullptr, false);
     char* tenant = nullptr;
     Leaves leaves = {};
     for (;;) {

@@ -229,3 +229,42 @@ SELECT t.tgrelid::pg_catalog.regclass AS table_name,
  WHERE t.tgname OPERATOR(pg_catalog.=) 'tenant_guard_audit' AND NOT t.tgisinternal;
 COMMENT ON VIEW tenant_guard.audited_tables IS 'Tables whose changes go to the audit ledger, and their excluded columns';
 GRANT SELECT ON tenant_guard.audited_tables TO PUBLIC;
+
+-- The ledger's own tables carry a tenant column but are not tenant tables: the view leaves
+-- tenant_guard's schema out.
+CREATE OR REPLACE VIEW tenant_guard.protected_tables AS
+SELECT c.oid::pg_catalog.regclass AS table_name,
+       a.attname AS tenant_column,
+       pol.policies,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       EXISTS (SELECT FROM pg_catalog.pg_index i
+                WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisvalid
+                  AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum AND i.indpred IS NULL) AS tenant_index,
+       (c.relrowsecurity AND c.relforcerowsecurity
+        AND pol.policies OPERATOR(pg_catalog.@>) '{tenant_guard_isolation,tenant_guard_tenant_rows}'::pg_catalog.name[]
+        AND a.attnum IS NOT NULL) AS protected
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.array_agg(p.polname ORDER BY p.polname) AS policies,
+               (SELECT pg_catalog.min(d.refobjsubid)
+                  FROM pg_catalog.pg_depend d
+                 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+                   AND d.objid OPERATOR(pg_catalog.=) pg_catalog.min(p.oid) FILTER (WHERE p.polname OPERATOR(pg_catalog.=) 'tenant_guard_isolation')
+                   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                   AND d.refobjid OPERATOR(pg_catalog.=) c.oid AND d.refobjsubid OPERATOR(pg_catalog.>) 0) AS attnum
+          FROM pg_catalog.pg_policy p
+         WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid) pol ON true
+  LEFT JOIN pg_catalog.pg_attribute a
+    ON a.attrelid OPERATOR(pg_catalog.=) c.oid AND NOT a.attisdropped
+   AND (a.attnum OPERATOR(pg_catalog.=) pol.attnum
+        OR (pol.attnum IS NULL
+            AND a.attname OPERATOR(pg_catalog.=) pg_catalog.current_setting('tenant_guard.tenant_column')))
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname OPERATOR(pg_catalog.<>) ALL ('{pg_catalog,information_schema,tenant_guard}'::pg_catalog.name[])
+   AND (a.attnum IS NOT NULL
+        OR pol.policies OPERATOR(pg_catalog.&&) '{tenant_guard_isolation,tenant_guard_tenant_rows}'::pg_catalog.name[]);
+COMMENT ON VIEW tenant_guard.protected_tables IS
+  'Tables with tenant_guard policies or a tenant column: policies, forced row-level security, tenant-led index';
+GRANT SELECT ON tenant_guard.protected_tables TO PUBLIC;
