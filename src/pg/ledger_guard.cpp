@@ -84,10 +84,10 @@ void inspect_alter_table(const AlterTableStmt* statement) {
             case AT_EnableTrigAll:
             case AT_EnableTrigUser:
                 refuse_trigger_change("change the firing of all triggers", statement->relation);
+            // ENABLE ALWAYS is the state audit_table() leaves (and what a restored dump sets).
             case AT_DisableTrig:
             case AT_EnableTrig:
             case AT_EnableReplicaTrig:
-            case AT_EnableAlwaysTrig:
                 if (is_audit_trigger_name(command->name))
                     refuse_trigger_change(psprintf("change trigger \"%s\"", command->name), statement->relation);
                 break;
@@ -152,7 +152,8 @@ void inspect_statement(Node* statement) {
             if (is_reserved_trigger_name(create->trigname) && !settings.restoring)
                 ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
                                 errmsg("trigger name \"%s\" is reserved for tenant_guard", create->trigname),
-                                errhint("Use tenant_guard.audit_table() to audit a table.")));
+                                errhint("Use tenant_guard.audit_table() to audit a table. To restore a dump, set "
+                                        "tenant_guard.restoring = on for the restoring session.")));
             break;
         }
         case T_RuleStmt:

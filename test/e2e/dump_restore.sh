@@ -4,7 +4,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 17
+e2e_begin 19
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 # Show a failed command's stderr as TAP comments.
@@ -29,6 +29,7 @@ CREATE TABLE district.courses (tenant_id uuid NOT NULL, title text);
 CREATE VIEW student_names AS SELECT id, name FROM students;
 CREATE TABLE grade_levels (id int, label text);
 INSERT INTO grade_levels VALUES (9, 'freshman'), (10, 'sophomore'), (11, 'junior');
+SELECT tenant_guard.audit_table('students', '{created_at}');
 GRANT USAGE ON SCHEMA district TO district_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public, district TO district_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO district_app;
@@ -131,6 +132,12 @@ view=alice,bob,carol
 partition=2024-09-02
 courses=algebra
 no context=0,0,0,0" "$label: the app role sees only tenant A's rows under A's context, none without a context"
+    is "$(q -d "$db" -c "SELECT table_name, excluded_columns, enabled_always FROM tenant_guard.audited_tables" \
+            -c "DO \$\$ BEGIN PERFORM tenant_guard.set_tenant('$token_a'); INSERT INTO students (name) VALUES ('after restore'); END \$\$" \
+            -c "SELECT action, new_values->>'name' FROM tenant_guard.audit_log WHERE tenant_id = '$tenant_a' ORDER BY entry_seq DESC LIMIT 1")" \
+       "students|{created_at}|t
+DO
+INSERT|after restore" "$label: the audit trigger comes back (ALWAYS, same excluded columns) and records new changes"
     like "$(q -q -U district_app -d "$db" <<SQL
 BEGIN;
 SELECT tenant_guard.set_tenant('$token_a');
