@@ -208,6 +208,20 @@ CREATE TABLE ledger_auto_untenanted (v int);
 RESET tenant_guard.audit_new_tables;
 SELECT table_name FROM tenant_guard.audited_tables WHERE table_name::text LIKE 'ledger_auto%';
 
+-- Partitions inherit the audit; dropping an audited table or detaching an audited partition is recorded.
+CREATE TABLE ledger_parts (tenant_id uuid NOT NULL, day date NOT NULL) PARTITION BY RANGE (day);
+CREATE TABLE ledger_parts_1 PARTITION OF ledger_parts FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE ledger_parts_2 PARTITION OF ledger_parts FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+SELECT tenant_guard.audit_table('ledger_parts');
+CREATE TABLE ledger_parts_3 PARTITION OF ledger_parts FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+SELECT tgrelid::regclass AS audited, tgenabled FROM pg_trigger
+ WHERE tgname = 'tenant_guard_audit' AND tgrelid::regclass::text LIKE 'ledger_parts%' ORDER BY 1;
+INSERT INTO ledger_parts VALUES ('aaaaaaaa-0000-4000-8000-00000000000a', '2026-05-01');
+ALTER TABLE ledger_parts DETACH PARTITION ledger_parts_2;
+DROP TABLE ledger_scratch;
+SELECT action, entity_type, new_values FROM tenant_guard.audit_log
+ WHERE action IN ('DROP_AUDITED_TABLE', 'DETACH_AUDITED_PARTITION') OR entity_type LIKE '%parts%' ORDER BY entry_seq;
+
 -- Pruning removes whole sealed blocks and their entries, keeps the headers, and still verifies.
 SET ROLE tg_ledger_owner;
 SELECT tenant_guard.prune_audit(now() + interval '1 day');
@@ -220,7 +234,7 @@ SELECT count(*) AS entries_left_besides_the_prune_record FROM tenant_guard.audit
 SELECT * FROM tenant_guard.verify_audit();
 SELECT * FROM tenant_guard.verify_audit(NULL, :'digest');
 
-DROP TABLE ledger_students, ledger_unprotected, ledger_scratch, ledger_auto, ledger_auto_untenanted;
+DROP TABLE ledger_students, ledger_unprotected, ledger_parts, ledger_parts_2, ledger_auto, ledger_auto_untenanted;
 REVOKE ALL ON SCHEMA public FROM tg_ledger_owner;
 REVOKE ALL ON SCHEMA tenant_guard FROM tg_ledger_app, tg_ledger_reader;
 DROP ROLE tg_ledger_owner, tg_ledger_app, tg_ledger_reader;

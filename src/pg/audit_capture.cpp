@@ -470,6 +470,36 @@ bool is_reserved_trigger_name(const char* name) { return name != nullptr && strn
 
 bool audit_ddl_in_progress() { return audit_ddl_depth > 0; }
 
+void record_dropped_audit_triggers(const char* command) {
+    if (audit_ddl_in_progress() || !ledger_installed()) return;
+    static const char* const query =
+        "SELECT pg_catalog.format('%I.%I', d.address_names[1], d.address_names[2]),"
+        "       EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() t"
+        "                WHERE t.object_type OPERATOR(pg_catalog.=) 'table'"
+        "                  AND t.address_names[1] OPERATOR(pg_catalog.=) d.address_names[1]"
+        "                  AND t.address_names[2] OPERATOR(pg_catalog.=) d.address_names[2])"
+        "  FROM pg_catalog.pg_event_trigger_dropped_objects() d"
+        " WHERE d.object_type OPERATOR(pg_catalog.=) 'trigger'"
+        "   AND d.address_names[3] OPERATOR(pg_catalog.=) 'tenant_guard_audit'"
+        "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() e"
+        "                    WHERE e.object_type OPERATOR(pg_catalog.=) 'extension'"
+        "                      AND e.object_name OPERATOR(pg_catalog.=) 'tenant_guard')";
+    if (SPI_execute(query, false, 0) != SPI_OK_SELECT) elog(ERROR, "tenant_guard: could not read the dropped objects");
+    SPITupleTable* rows = SPI_tuptable;
+    const uint64 count = SPI_processed;
+    for (uint64 i = 0; i < count; i++) {
+        const char* table = SPI_getvalue(rows->vals[i], rows->tupdesc, 1);
+        bool is_null;
+        const bool table_dropped = DatumGetBool(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &is_null));
+        StringInfoData details;
+        initStringInfo(&details);
+        appendStringInfoString(&details, "{\"command\": ");
+        escape_json(&details, command);
+        appendStringInfoChar(&details, '}');
+        record_system_entry(table_dropped ? "DROP_AUDITED_TABLE" : "AUDIT_TRIGGER_DROPPED", table, parse_jsonb(details.data));
+    }
+}
+
 void audit_new_table(Oid relid) {
     if (!ledger_installed() || get_trigger_oid(relid, kAuditTriggerName, true) != InvalidOid) return;
     attach_audit_triggers(relid, nullptr, 0);

@@ -18,4 +18,8 @@ bool audit_ddl_in_progress();
 // Needs an SPI connection.
 void audit_new_table(Oid relid);
 
+// From the sql_drop event trigger (SPI connected): an audited table dropped, or its audit trigger
+// dropped by a statement the guards do not see (ALTER TABLE ... DETACH PARTITION), is recorded.
+void record_dropped_audit_triggers(const char* command);
+
 }  // namespace tenant_guard::pg

@@ -298,6 +298,12 @@ Datum tg_on_sql_drop(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("tenant_guard.on_sql_drop() must be called as an event trigger")));
+    {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+        const auto* event = reinterpret_cast<EventTriggerData*>(fcinfo->context);
+        record_dropped_audit_triggers(GetCommandTagName(event->tag));
+        SPI_finish();
+    }
     if (protection_in_progress() || superuser()) PG_RETURN_VOID();
     static const char* const query =
         "SELECT d.address_names[3], t.oid"

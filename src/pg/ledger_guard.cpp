@@ -91,6 +91,20 @@ void inspect_alter_table(const AlterTableStmt* statement) {
                 if (is_audit_trigger_name(command->name))
                     refuse_trigger_change(psprintf("change trigger \"%s\"", command->name), statement->relation);
                 break;
+            case AT_DetachPartition: {
+                // The partition leaves with its cloned audit trigger dropped internally (no sql_drop
+                // event): the ledger records that it is no longer audited, in the same transaction.
+                const Oid partition = RangeVarGetRelid(castNode(PartitionCmd, command->def)->name, NoLock, true);
+                if (partition == InvalidOid) break;
+                StringInfoData details;
+                initStringInfo(&details);
+                appendStringInfoString(&details, "{\"parent\": ");
+                escape_json(&details, ledger_entity_name(RangeVarGetRelid(statement->relation, NoLock, false)));
+                appendStringInfoChar(&details, '}');
+                record_system_entry("DETACH_AUDITED_PARTITION", ledger_entity_name(partition),
+                                    DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(details.data))));
+                break;
+            }
             default:
                 break;
         }
