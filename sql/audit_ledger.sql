@@ -118,6 +118,7 @@ CREATE RULE divert AS ON INSERT TO tenant_guard.audit_log DO INSTEAD NOTHING;
 CREATE TRIGGER swallow BEFORE INSERT ON tenant_guard.audit_log FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
 DROP TABLE tenant_guard.audit_log;
 DROP SCHEMA tenant_guard CASCADE;
+ALTER SCHEMA tenant_guard RENAME TO tg_hidden;
 DROP FUNCTION tenant_guard.audit_trigger() CASCADE;
 CREATE OR REPLACE FUNCTION tenant_guard.audit_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 ALTER TABLE ledger_students DISABLE TRIGGER tenant_guard_audit;

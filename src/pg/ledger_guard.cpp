@@ -150,6 +150,9 @@ void inspect_statement(Node* statement) {
         case T_RenameStmt: {
             auto* rename = castNode(RenameStmt, statement);
             if (rename->relation != nullptr && is_ledger_relation(rename->relation)) refuse_ledger_change("Renaming");
+            // The ledger is found by its schema's name: renaming the schema would hide it from the guards.
+            if (rename->renameType == OBJECT_SCHEMA && strcmp(rename->subname, "tenant_guard") == 0 && ledger_installed())
+                refuse_ledger_change("Renaming schema tenant_guard");
             if (rename->renameType == OBJECT_TRIGGER &&
                 (is_audit_trigger_name(rename->subname) || is_reserved_trigger_name(rename->newname)))
                 refuse_trigger_change("rename an audit trigger", rename->relation);

@@ -383,7 +383,16 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
     return check;
 }
 
-void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, MemoryContext row_context) {
+// What prune_audit() has recorded: every pruned block must have been sealed before the `before` of
+// some PRUNE_AUDIT entry that still exists. Checked only for callers who can read those entries (the
+// nil tenant's, auditors and superusers).
+struct PruneRecord {
+    bool checked;
+    int64 before_us;  // INT64_MIN when no prune is recorded
+};
+
+void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, PruneRecord prunes,
+                   MemoryContext row_context) {
     RowStream blocks = open_stream(
         "SELECT block_no, xact_lo::pg_catalog.text, xact_hi::pg_catalog.text, entry_count, merkle_root, prev_hash, "
         "block_hash, sealed_at, pruned FROM ("
@@ -399,6 +408,7 @@ void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, M
         "FROM tenant_guard.audit_log WHERE tenant_id = $1::pg_catalog.uuid ORDER BY xact_id, entry_seq",
         tenant);
     bool has_previous = false;
+    bool seen_live_block = false;
     int64 previous_no = 0;
     uint64 previous_hi = 0;
     Sha256 previous_hash{};
@@ -419,6 +429,14 @@ void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, M
         const Sha256 stored_hash = digest_of(SPI_getbinval(block_row, bd, 7, &is_null));
         block.sealed_at = DatumGetTimestampTz(SPI_getbinval(block_row, bd, 8, &is_null));
         const bool pruned = DatumGetBool(SPI_getbinval(block_row, bd, 9, &is_null));
+        // prune_audit() removes a prefix of the chain, and records it.
+        if (pruned && seen_live_block)
+            report(sink, tenant, "pruned_out_of_order",
+                   psprintf("block %lld is marked pruned, but a block before it is not", (long long)block.block_no));
+        if (pruned && prunes.checked && unix_microseconds(block.sealed_at) >= prunes.before_us)
+            report(sink, tenant, "unrecorded_prune",
+                   psprintf("block %lld is marked pruned, but no PRUNE_AUDIT entry covers it", (long long)block.block_no));
+        if (!pruned) seen_live_block = true;
         const int64 expected_no = has_previous ? previous_no + 1 : 1;
         if (block.block_no != expected_no)
             report(sink, tenant, "block_missing",
@@ -556,9 +574,24 @@ Datum tg_verify_audit(PG_FUNCTION_ARGS) {
         tenants = SPI_tuptable;
         tenant_count = SPI_processed;
     }
+    PruneRecord prunes = {false, PG_INT64_MIN};
+    const Oid auditor = get_role_oid("tenant_guard_auditor", true);
+    if (superuser() || (auditor != InvalidOid && has_privs_of_role(GetUserId(), auditor))) {
+        result = SPI_execute(
+            "SELECT pg_catalog.max((new_values OPERATOR(pg_catalog.->>) 'before_unix_us')::pg_catalog.int8)"
+            "  FROM tenant_guard.audit_log"
+            " WHERE tenant_id OPERATOR(pg_catalog.=) '00000000-0000-0000-0000-000000000000'"
+            "   AND action OPERATOR(pg_catalog.=) 'PRUNE_AUDIT'",
+            true, 1);
+        if (result != SPI_OK_SELECT) elog(ERROR, "tenant_guard: reading the prune records failed");
+        bool is_null;
+        const Datum before = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+        prunes.checked = true;
+        if (!is_null) prunes.before_us = DatumGetInt64(before);
+    }
     for (uint64 i = 0; i < tenant_count; i++) {
         const char* tenant = tenants ? SPI_getvalue(tenants->vals[i], tenants->tupdesc, 1) : only_tenant;
-        verify_tenant(&sink, tenant, sealed_below, row_context);
+        verify_tenant(&sink, tenant, sealed_below, prunes, row_context);
     }
     SPI_finish();
     MemoryContextDelete(row_context);

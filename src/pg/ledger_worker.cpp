@@ -102,7 +102,7 @@ bool claim_slot() {
     return true;
 }
 
-void start_sealer(Oid database) {
+BackgroundWorkerHandle* start_sealer(Oid database) {
     BackgroundWorker worker = {};
     snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard ledger sealer for database %u", database);
     snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard ledger sealer");
@@ -114,9 +114,26 @@ void start_sealer(Oid database) {
     worker.bgw_main_arg = ObjectIdGetDatum(database);
     worker.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle* handle;
-    if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
         ereport(LOG, (errmsg("tenant_guard: could not start the ledger sealer for database %u", database),
                       errhint("Raise max_worker_processes.")));
+        return nullptr;
+    }
+    return handle;
+}
+
+// At launcher start: one database at a time, so that sealers for databases without the ledger (which
+// exit at once) never hold many worker slots together.
+void start_sealer_and_settle(Oid database) {
+    BackgroundWorkerHandle* handle = start_sealer(database);
+    if (handle == nullptr) return;
+    for (int waited = 0; waited < 100; waited++) {
+        pid_t pid;
+        if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED || sealer_running(database)) return;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 50L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
 }
 
 // Databases that allow connections, for the launcher's first round.
@@ -226,7 +243,7 @@ void tg_ledger_launcher_main(Datum) {
 
     List* databases = connectable_databases();
     ListCell* cell;
-    foreach (cell, databases) start_sealer(lfirst_oid(cell));
+    foreach (cell, databases) start_sealer_and_settle(lfirst_oid(cell));
 
     for (;;) {
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 30 * 1000L, PG_WAIT_EXTENSION);
@@ -243,7 +260,7 @@ void tg_ledger_launcher_main(Datum) {
         shared->request_count = 0;
         SpinLockRelease(&shared->mutex);
         for (int i = 0; i < count; i++)
-            if (!sealer_running(requests[i])) start_sealer(requests[i]);
+            if (!sealer_running(requests[i])) (void)start_sealer(requests[i]);
     }
 }
 

@@ -8,7 +8,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 37
+e2e_begin 40
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 tenant_a=aaaaaaaa-0000-4000-8000-00000000000a
@@ -156,6 +156,8 @@ DROP TABLE $ledger.audit_log;
 COMMIT;
 \warn @drop_schema
 DROP SCHEMA tenant_guard CASCADE;
+\warn @rename_schema
+ALTER SCHEMA tenant_guard RENAME TO tg_hidden;
 \warn @end
 SQL
 )
@@ -176,6 +178,8 @@ is "$(attempt truncate_log)|$(attempt truncate_blocks)" "$refused|$refused" \
 is "$(attempt drop_table)|$(attempt drop_unmembered)|$(attempt drop_schema)" \
    "ERROR:  2BP01: cannot drop table tenant_guard.audit_log because extension tenant_guard requires it|$refused|$refused" \
    "superuser with the library: DROP TABLE of the ledger is refused (also outside the extension, also by DROP SCHEMA CASCADE)"
+is "$(attempt rename_schema)" "$refused" \
+   "superuser with the library: renaming schema tenant_guard (which would hide the ledger from the guards) is refused"
 is "$(ledger_state "$src")|$(problems "$src")|$(q -d "$src" -c "SELECT count(*) FROM pg_depend
         WHERE classid = 'pg_class'::regclass AND objid = '$ledger.audit_log'::regclass AND deptype = 'e'")" \
    "$state_before||1" "superuser with the library: the ledger is unchanged, verifies, and is still part of the extension"
@@ -186,10 +190,11 @@ restart_server
 is "$(q -c "SHOW shared_preload_libraries")|$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'tenant_guard%'")" \
    "|0" "restarted without tenant_guard: nothing preloaded, no ledger worker"
 
-copies="tamper_none tamper_value tamper_delete tamper_forge tamper_replay tamper_move tamper_drop_block tamper_rewrite"
+copies="tamper_none tamper_value tamper_delete tamper_forge tamper_replay tamper_move tamper_drop_block tamper_rewrite
+        tamper_prune_middle tamper_prune_first"
 for db in $copies; do q -c "CREATE DATABASE $db TEMPLATE $src"; done >"$TG_DIR/copies.log"
-is "$(q -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'tamper\_%'")" "8" \
-   "without the library: eight copies of the source database (no sealer holds it open)"
+is "$(q -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'tamper\_%'")" "10" \
+   "without the library: ten copies of the source database (no sealer holds it open)"
 
 # Plain SQL only: calling any tenant_guard function would load the library and its hooks.
 tamper() {  # $1 database; SQL on stdin; prints the command tags
@@ -234,8 +239,21 @@ DELETE FROM $ledger.audit_log WHERE tenant_id = '$tenant_a';
 DELETE FROM $ledger.audit_blocks WHERE tenant_id = '$tenant_a';
 SQL
 )
+# A hand-made "prune": the block's header moved to audit_pruned_blocks, its entries deleted, and no
+# PRUNE_AUDIT entry. Of a middle block (not a prefix, which prune_audit() never leaves), and of block 1.
+hand_prune() {  # $1 block number
+    cat <<SQL
+INSERT INTO $ledger.audit_pruned_blocks SELECT *, now() FROM $ledger.audit_blocks WHERE tenant_id = '$tenant_a' AND block_no = $1;
+DELETE FROM $ledger.audit_log l USING $ledger.audit_blocks b
+ WHERE b.tenant_id = '$tenant_a' AND b.block_no = $1 AND l.tenant_id = b.tenant_id
+   AND l.xact_id >= b.xact_lo AND l.xact_id < b.xact_hi;
+DELETE FROM $ledger.audit_blocks WHERE tenant_id = '$tenant_a' AND block_no = $1;
+SQL
+}
+out+="|"$(hand_prune 2 | tamper tamper_prune_middle | tail -1)
+out+="|"$(hand_prune 1 | tamper tamper_prune_first | tail -1)
 is "$out" "UPDATE 1|DELETE 1|INSERT 0 1|INSERT 0 1|UPDATE 1|DELETE 1|DELETE 15
-DELETE $blocks_a" \
+DELETE $blocks_a|DELETE 1|DELETE 1" \
    "without the library: a superuser changes a value, deletes an entry, forges one, replays one, moves one, drops a block, erases a tenant"
 is "$(ledger_state tamper_none)" "$state_before" "without the library: the untouched copy holds the same ledger as the source"
 
@@ -313,4 +331,11 @@ is "$(q -d tamper_rewrite -c "SELECT detail FROM $ledger.verify_audit('$tenant_a
    "block $blocks_a of the digest has a different hash in the ledger: history was rewritten" \
    "rewrite: the report names the block of the digest"
 
+is "$(problems tamper_prune_middle)|$(problems tamper_prune_middle "$digest")" \
+   "A|pruned_out_of_order|1
+A|unrecorded_prune|1|A|pruned_out_of_order|1
+A|unrecorded_prune|1" \
+   "a middle block pruned by hand: verify_audit() reports it (pruned after a live block, no PRUNE_AUDIT entry)"
+is "$(problems tamper_prune_first)" "A|unrecorded_prune|1" \
+   "block 1 pruned by hand: verify_audit() reports a prune that no PRUNE_AUDIT entry records"
 ok "$(grep -qE 'terminated by signal|server process .* was terminated' "$TG_DIR/server.log" || echo clean)" "no backend crashed"
