@@ -379,9 +379,7 @@ struct RowChange {
     const char* role_name;
 };
 
-void write_row_change(void* arg) {
-    const auto* change = static_cast<const RowChange*>(arg);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+void write_row_change(const RowChange* change) {
     const RowText* identifying = change->new_row ? change->new_row : change->old_row;
     EntryDraft draft = {};
     draft.action = change->action;
@@ -399,7 +397,6 @@ void write_row_change(void* arg) {
         draft.tenant = change->old_row->tenant;
         insert_entry(&draft, change->role_name);
     }
-    SPI_finish();
 }
 
 void record_truncate(Relation relation) {
@@ -587,7 +584,7 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
         change.changed_count = count;
     }
     unpin_settings();
-    run_as_ledger_writer(write_row_change, &change);
+    write_row_change(&change);
     ensure_ledger_sealer();
     return PointerGetDatum(nullptr);
 }

@@ -42,12 +42,11 @@ struct EntryDraft {
 };
 
 // Inserts the entry (subject and role from the current context and user, sequence number, top
-// transaction id, transaction start time, entry hash). Must be called inside run_as_ledger_writer()
-// with an SPI connection; role_name is the user acting before the switch to the ledger's owner.
+// transaction id, transaction start time, entry hash), directly into the heap and its indexes.
 void insert_entry(const EntryDraft* draft, const char* role_name);
 
 // A ledger entry about the ledger itself (audit_table, unaudit_table, TRUNCATE, prune): tenant is
-// the nil uuid. Opens its own SPI connection and writer scope.
+// the nil uuid.
 void record_system_entry(const char* action, const char* entity_type, Jsonb* details);
 
 // "schema"."name" of a relation, quoted as needed; palloc'd.

@@ -174,14 +174,13 @@ struct SealResult {
 void seal_body(void* arg) {
     auto* outcome = static_cast<SealResult*>(arg);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    // Cheap test first, without a lock: is any finished entry still open?
+    // Cheap test first, without a lock: has the horizon moved since the last seal?
     int result = SPI_execute(
-        "SELECT EXISTS (SELECT FROM tenant_guard.audit_log l, tenant_guard.audit_seal_state s"
-        " WHERE l.xact_id >= s.sealed_below"
-        "   AND l.xact_id < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()))",
+        "SELECT s.sealed_below < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())"
+        "  FROM tenant_guard.audit_seal_state s",
         false, 1);
     bool is_null;
-    if (result != SPI_OK_SELECT ||
+    if (result != SPI_OK_SELECT || SPI_processed != 1 ||
         !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null))) {
         SPI_finish();
         return;
@@ -199,10 +198,21 @@ void seal_body(void* arg) {
     Oid types[2] = {TEXTOID, TEXTOID};
     Datum values[2] = {CStringGetTextDatum(psprintf(UINT64_FORMAT, sealed_below)),
                        CStringGetTextDatum(psprintf(UINT64_FORMAT, horizon))};
+    // The tenants one index descent each (a skip scan), then each tenant's new range of its trail.
     SPIPlanPtr plan = SPI_prepare(
-        "SELECT tenant_id::pg_catalog.text, entry_hash FROM tenant_guard.audit_log"
-        " WHERE xact_id >= $1::pg_catalog.xid8 AND xact_id < $2::pg_catalog.xid8"
-        " ORDER BY tenant_id, xact_id, entry_seq",
+        "WITH RECURSIVE tenants(t) AS ("
+        "   SELECT (SELECT l.tenant_id FROM tenant_guard.audit_log l ORDER BY l.tenant_id LIMIT 1)"
+        " UNION ALL"
+        "   SELECT (SELECT l.tenant_id FROM tenant_guard.audit_log l"
+        "            WHERE l.tenant_id OPERATOR(pg_catalog.>) tenants.t ORDER BY l.tenant_id LIMIT 1)"
+        "     FROM tenants WHERE tenants.t IS NOT NULL)"
+        " SELECT e.tenant_id::pg_catalog.text, e.entry_hash FROM tenants,"
+        "   LATERAL (SELECT l.tenant_id, l.entry_hash, l.xact_id, l.entry_seq FROM tenant_guard.audit_log l"
+        "             WHERE l.tenant_id OPERATOR(pg_catalog.=) tenants.t"
+        "               AND l.xact_id OPERATOR(pg_catalog.>=) $1::pg_catalog.xid8"
+        "               AND l.xact_id OPERATOR(pg_catalog.<) $2::pg_catalog.xid8"
+        "             ORDER BY l.xact_id, l.entry_seq) e"
+        " ORDER BY e.tenant_id, e.xact_id, e.entry_seq",
         2, types);
     // read_only = false: a snapshot taken now, after the horizon, so every entry below it is visible
     // (the transaction's older snapshot could miss entries committed in between).
