@@ -12,14 +12,17 @@ runs it):
 The tool recomputes what tenant_guard.verify_audit() recomputes, from the canonical encoding in the
 README ("Canonical encoding") alone: every entry hash, every block's Merkle root (RFC 6962) over its
 entries, every block hash (pruned blocks' headers included), the chain links (prev_hash), block_no
-continuity, the contiguity of the blocks' transaction ranges, and entries that lie below the seal
-horizon (audit_seal_state.sealed_below) but in no block. With --digest FILE (the jsonb returned by
-tenant_guard.audit_digest(), kept outside the database) it also checks that every block the digest
-names is still in the export with the same hash.
+continuity, the contiguity of the blocks' transaction ranges, entries that lie below the seal horizon
+(audit_seal_state.sealed_below) but in no block, and pruned blocks that are not a prefix of their chain
+or that no PRUNE_AUDIT entry covers (checked, as verify_audit() checks it only for callers who can
+read those entries, when the export holds the nil tenant's chain: an auditor's or a superuser's
+export). With --digest FILE (the jsonb returned by tenant_guard.audit_digest(), kept outside the
+database) it also checks that every block the digest names is still in the export with the same hash.
 
 Output: one line per problem, "tenant_id|problem|detail", with the problems and details of
 verify_audit(): entry_hash, merkle_root, block_hash, chain_broken, block_missing, block_range,
-unsealed_entry, pruned_entry, digest_mismatch, digest_block_missing. Nothing when intact.
+unsealed_entry, pruned_entry, pruned_out_of_order, unrecorded_prune, digest_mismatch,
+digest_block_missing. Nothing when intact.
 --print-blocks first prints "tenant_id|block_no|block_hash" for every block, with the block hash as
 computed here (compare it with the database's).
 
@@ -110,6 +113,7 @@ STATE_FIELDS = ["sealed_below", "sealed_at_us"]
 INT64 = (-(1 << 63), (1 << 63) - 1)
 UINT64 = (0, (1 << 64) - 1)
 ZERO_DIGEST = bytes(32)
+NIL_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
 class ExportError(Exception):
@@ -291,7 +295,28 @@ def load_sealed_below(directory):
 
 # ---- verification (the walk of verify_audit(), src/pg/ledger_seal.cpp) ----
 
-def verify_tenant(tenant, blocks, entries, sealed_below, problems, computed):
+def prune_horizon(entries):
+    """The newest `before` of the PRUNE_AUDIT entries (nil tenant): every pruned block must have been
+    sealed before it. None when no prune is recorded."""
+    horizon = None
+    for entry in entries:
+        if entry["tenant_id"] != NIL_TENANT or entry["action"] != "PRUNE_AUDIT" or entry["new_values"] is None:
+            continue
+        try:
+            details = json.loads(entry["new_values"])
+        except ValueError:
+            raise ExportError("PRUNE_AUDIT entry %d: new_values is not JSON" % entry["entry_seq"])
+        before = details.get("before_unix_us") if isinstance(details, dict) else None
+        if before is None:
+            continue
+        if isinstance(before, bool) or not isinstance(before, (int, str)) or not re.fullmatch(r"-?[0-9]+", str(before)):
+            raise ExportError("PRUNE_AUDIT entry %d: before_unix_us is not an integer" % entry["entry_seq"])
+        horizon = int(before) if horizon is None else max(horizon, int(before))
+    return horizon
+
+
+def verify_tenant(tenant, blocks, entries, sealed_below, prunes, problems, computed):
+    """prunes: None when prune records are not checked, else (newest before or None,)."""
     def report(problem, detail):
         problems.append((tenant, problem, detail))
 
@@ -302,9 +327,17 @@ def verify_tenant(tenant, blocks, entries, sealed_below, problems, computed):
         return e["stored_valid"] and sha256(entry_encoding(e)) == e["stored_hash"]
 
     previous = None  # (block_no, xact_hi, stored hash) of the block before
+    seen_live_block = False
     position = 0
     for block in blocks:
         number = block["block_no"]
+        # prune_audit() removes a prefix of the chain, and records it.
+        if block["pruned"] and seen_live_block:
+            report("pruned_out_of_order", "block %d is marked pruned, but a block before it is not" % number)
+        if block["pruned"] and prunes is not None and (prunes[0] is None or block["sealed_at_us"] >= prunes[0]):
+            report("unrecorded_prune", "block %d is marked pruned, but no PRUNE_AUDIT entry covers it" % number)
+        if not block["pruned"]:
+            seen_live_block = True
         expected = previous[0] + 1 if previous else 1
         if number != expected:
             report("block_missing", "expected block %d, found block %d" % (expected, number))
@@ -413,12 +446,14 @@ def main(argv):
                   load_blocks(args.directory, "audit_pruned_blocks.csv", PRUNED_FIELDS, True))
         sealed_below = load_sealed_below(args.directory)
         tenants = sorted({b["tenant_id"] for b in blocks} | {e["tenant_id"] for e in entries})
+        # An export that holds the nil tenant's chain was made by someone who reads the prune records.
+        prunes = (prune_horizon(entries),) if NIL_TENANT in tenants else None
         if only_tenant is not None:
             tenants = [only_tenant]
         problems, computed = [], []
         for tenant in tenants:
             verify_tenant(tenant, [b for b in blocks if b["tenant_id"] == tenant],
-                          [e for e in entries if e["tenant_id"] == tenant], sealed_below, problems, computed)
+                          [e for e in entries if e["tenant_id"] == tenant], sealed_below, prunes, problems, computed)
         if args.digest:
             check_digest(args.digest, blocks, only_tenant, problems)
     except ExportError as error:

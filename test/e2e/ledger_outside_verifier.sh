@@ -8,7 +8,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tools=$(cd "$here/../../tools" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 21
+e2e_begin 24
 # Debian's python3 (scripts/install-deps.sh) when there, else the first on PATH.
 python=python3
 [ -x /usr/bin/python3 ] && python=/usr/bin/python3
@@ -139,18 +139,21 @@ def load(directory, name):
         reader = csv.DictReader(handle)
         return reader.fieldnames, list(reader)
 
-def tamper(copy, name, change):
+def tamper(copy, name, change, *more):  # more: further (name, change) pairs
     target = os.path.join(base, 't_' + copy)
     shutil.copytree(env['export_dir'], target)
-    header, rows = load(target, name)
-    before = [dict(r) for r in rows]
-    change(rows)
-    if rows == before:
-        sys.exit('tampering %s changed nothing' % copy)
-    with open(os.path.join(target, name), 'w', newline='', encoding='utf-8') as handle:
-        writer = csv.DictWriter(handle, header, lineterminator='\n')
-        writer.writeheader()
-        writer.writerows(rows)
+    files = {}
+    for name, change in [(name, change)] + list(zip(more[::2], more[1::2])):
+        if name not in files:
+            files[name] = load(target, name)
+        change(files[name][1])
+    for name, (header, rows) in files.items():
+        if rows == load(env['export_dir'], name)[1]:
+            sys.exit('tampering %s changed nothing in %s' % (copy, name))
+        with open(os.path.join(target, name), 'w', newline='', encoding='utf-8') as handle:
+            writer = csv.DictWriter(handle, header, lineterminator='\n')
+            writer.writeheader()
+            writer.writerows(rows)
 
 def each(rows, match, change):
     for row in rows:
@@ -182,6 +185,23 @@ tamper('range', 'audit_blocks.csv', lambda rows: each(rows, {'tenant_id': B, 'bl
 # A copy of an entry (its hash the original's) moved into tenant A's pruned block 1.
 tamper('pruned', 'audit_log.csv', lambda rows: rows.append(
        dict(next(r for r in rows if r['entry_seq'] == env['value_seq']), xact_id=env['pruned_xact'])))
+
+# A prune by hand: a live block's header moved to audit_pruned_blocks, its entries deleted, no
+# PRUNE_AUDIT entry. Of A's first live block (so still a prefix), and of a later one.
+_, live = load(env['export_dir'], 'audit_blocks.csv')
+def hand_prune(number):
+    block = next(r for r in live if r['tenant_id'] == A and r['block_no'] == str(number))
+    lo, hi = int(block['xact_lo']), int(block['xact_hi'])
+    return ('audit_blocks.csv', lambda rows: rows.remove(next(r for r in rows if r == block)),
+            'audit_pruned_blocks.csv', lambda rows: rows.append(dict(block, pruned_at_us=block['sealed_at_us'])),
+            'audit_log.csv', lambda rows: rows.__setitem__(slice(None), [
+                r for r in rows if not (r['tenant_id'] == A and lo <= int(r['xact_id']) < hi)]))
+tamper('hand_prune_first', *hand_prune(int(env['chain_block'])))
+tamper('hand_prune_later', *hand_prune(int(env['chain_block']) + 1))
+# A tenant administrator's export: no nil tenant, so the prune records cannot be checked.
+NIL = '00000000-0000-0000-0000-000000000000'
+drop_nil = lambda rows: rows.__setitem__(slice(None), [r for r in rows if r['tenant_id'] != NIL])
+tamper('no_nil', 'audit_log.csv', drop_nil, 'audit_blocks.csv', drop_nil, 'audit_pruned_blocks.csv', drop_nil)
 
 with open(os.path.join(base, 'digest.json'), encoding='utf-8') as handle:
     digest = json.load(handle)
@@ -219,6 +239,13 @@ exit=1\$" "a block's range moved: block_range and block_hash"
 is "$(verify "$TG_DIR/t_pruned")" "$tenant_a|entry_hash|entry $value_seq (transaction $pruned_xact) was changed
 $tenant_a|pruned_entry|entry $value_seq lies in pruned block 1
 exit=1" "an entry forged into a pruned block: entry_hash and pruned_entry"
+is "$(verify "$TG_DIR/t_hand_prune_first")" "$tenant_a|unrecorded_prune|block $chain_block is marked pruned, but no PRUNE_AUDIT entry covers it
+exit=1" "A's first live block pruned by hand: unrecorded_prune"
+is "$(verify "$TG_DIR/t_hand_prune_later")" "$tenant_a|pruned_out_of_order|block $((chain_block + 1)) is marked pruned, but a block before it is not
+$tenant_a|unrecorded_prune|block $((chain_block + 1)) is marked pruned, but no PRUNE_AUDIT entry covers it
+exit=1" "a later block pruned by hand: pruned_out_of_order and unrecorded_prune"
+is "$(verify "$TG_DIR/t_no_nil")" "exit=0" \
+   "an export without the nil tenant (a tenant administrator's) verifies: prune records are not checked there"
 # A consistent rewrite of the exported chain is found only by the digest.
 like "$(verify --digest "$TG_DIR/forged_digest.json" "$export")" \
      "^${tenant_a}[|]digest_mismatch[|]block [0-9]+ of the digest has a different hash in the ledger: history was rewritten
