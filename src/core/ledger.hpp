@@ -1,6 +1,6 @@
 // The audit ledger's integrity: the canonical encoding of entries and blocks, their SHA-256
 // hashes, and the Merkle root over a block's entries. Pure functions, so that the extension, the
-// unit tests and an outside verifier (README: "Verifying the ledger outside the database") agree
+// unit tests and an outside verifier (README: "Canonical encoding"; tools/verify_ledger_export.py) agree
 // byte for byte.
 //
 // Encoding: a sequence of netstrings, `<decimal byte length>:<bytes>,`; SQL NULL is `~,`. A list

@@ -174,10 +174,23 @@ struct SealResult {
 void seal_body(void* arg) {
     auto* outcome = static_cast<SealResult*>(arg);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    // Cheap test first, without a lock: has the horizon moved since the last seal?
+    // A test first, without a lock (which would write): is any finished entry still open?
     int result = SPI_execute(
-        "SELECT s.sealed_below < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())"
-        "  FROM tenant_guard.audit_seal_state s",
+        "WITH RECURSIVE tenants(t) AS ("
+        "   SELECT (SELECT l.tenant_id FROM tenant_guard.audit_log l ORDER BY l.tenant_id LIMIT 1)"
+        " UNION ALL"
+        "   SELECT (SELECT l.tenant_id FROM tenant_guard.audit_log l"
+        "            WHERE l.tenant_id OPERATOR(pg_catalog.>) tenants.t ORDER BY l.tenant_id LIMIT 1)"
+        "     FROM tenants WHERE tenants.t IS NOT NULL),"
+        " horizon AS (SELECT s.sealed_below AS low,"
+        "                    pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) AS high"
+        "               FROM tenant_guard.audit_seal_state s)"
+        " SELECT EXISTS (SELECT FROM tenants, horizon h"
+        "                 WHERE h.low OPERATOR(pg_catalog.<) h.high AND EXISTS ("
+        "                       SELECT FROM tenant_guard.audit_log l"
+        "                        WHERE l.tenant_id OPERATOR(pg_catalog.=) tenants.t"
+        "                          AND l.xact_id OPERATOR(pg_catalog.>=) h.low"
+        "                          AND l.xact_id OPERATOR(pg_catalog.<) h.high))",
         false, 1);
     bool is_null;
     if (result != SPI_OK_SELECT || SPI_processed != 1 ||
@@ -353,13 +366,17 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
     const bool changed_null = is_null;
     const char** changed = nullptr;
     int changed_count = 0;
+    bool has_null_column = false;
     if (!changed_null) {
         Datum* elements;
         bool* nulls;
         deconstruct_array(DatumGetArrayTypeP(changed_datum), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls,
                           &changed_count);
         changed = static_cast<const char**>(palloc(sizeof(char*) * (changed_count > 0 ? changed_count : 1)));
-        for (int i = 0; i < changed_count; i++) changed[i] = nulls[i] ? "" : TextDatumGetCString(elements[i]);
+        for (int i = 0; i < changed_count; i++) {
+            changed[i] = nulls[i] ? "" : TextDatumGetCString(elements[i]);
+            has_null_column |= nulls[i];  // never written: the encoding has no NULL list item
+        }
     }
     const char* old_values = nullable_text(row, descriptor, 10);
     const char* new_values = nullable_text(row, descriptor, 11);
@@ -389,7 +406,8 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
         },
         &failure);
     if (!ok) raise_core_failure(failure);
-    check.hash_ok = !is_null && digest_datum_valid(stored) && core::digests_equal(computed, check.stored_hash);
+    check.hash_ok = !is_null && !has_null_column && digest_datum_valid(stored) &&
+                    core::digests_equal(computed, check.stored_hash);
     return check;
 }
 
