@@ -89,9 +89,12 @@ std::string encode_block(const AuditBlock& block) {
 }
 
 Sha256 sha256(std::string_view bytes) {
+    // Fetched once: EVP_sha256() makes every EVP_Digest() call look the algorithm up again.
+    static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     Sha256 digest{};
     unsigned int length = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+    if (algorithm == nullptr ||
+        EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, algorithm, nullptr) != 1 ||
         length != digest.size())
         throw std::runtime_error("SHA-256 failed");
     return digest;

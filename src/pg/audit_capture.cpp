@@ -119,13 +119,31 @@ bool name_in_args(const char* name, const Trigger* trigger) {
     return false;
 }
 
+// The tenant column of a protected table, from the relcache's copy of its policies (no catalog
+// scan: this runs for every audited statement): the Var that tenant_guard_isolation compares.
+// InvalidAttrNumber when the table is not protected.
+AttrNumber protected_tenant_column(Relation relation) {
+    const RowSecurityDesc* policies = relation->rd_rsdesc;
+    if (policies == nullptr || !relation->rd_rel->relrowsecurity) return InvalidAttrNumber;
+    ListCell* cell;
+    foreach (cell, policies->policies) {
+        const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
+        if (strcmp(policy->policy_name, kIsolationPolicyName) != 0 || policy->qual == nullptr) continue;
+        if (!IsA(policy->qual, OpExpr)) return InvalidAttrNumber;
+        const auto* comparison = reinterpret_cast<const OpExpr*>(policy->qual);
+        if (list_length(comparison->args) != 2 || !IsA(linitial(comparison->args), Var)) return InvalidAttrNumber;
+        return static_cast<const Var*>(linitial(comparison->args))->varattno;
+    }
+    return InvalidAttrNumber;
+}
+
 AuditPlan* build_plan(FunctionCallInfo fcinfo, const TriggerData* data) {
     const Relation relation = data->tg_relation;
     const TupleDesc descriptor = RelationGetDescr(relation);
     MemoryContext old_context = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
     auto* plan = static_cast<AuditPlan*>(palloc0(sizeof(AuditPlan)));
     plan->relid = RelationGetRelid(relation);
-    plan->tenant_attnum = read_table_protection(plan->relid).tenant_attnum;
+    plan->tenant_attnum = protected_tenant_column(relation);
     plan->natts = descriptor->natts;
     plan->entity_type = ledger_entity_name(plan->relid);
     plan->columns = static_cast<ColumnPlan*>(palloc0(sizeof(ColumnPlan) * (descriptor->natts > 0 ? descriptor->natts : 1)));
@@ -535,7 +553,7 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
         // Only the triggers audit_table() attaches write entries: a trigger someone else points at
         // this function must not add entries (or, on a table without tenants, ledger-wide ones).
         if (strcmp(data->tg_trigger->tgname, kAuditTriggerName) != 0 ||
-            !read_table_protection(RelationGetRelid(data->tg_relation)).guarded())
+            protected_tenant_column(data->tg_relation) == InvalidAttrNumber)
             ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                             errmsg("tenant_guard.audit_trigger() runs only as the trigger attached by audit_table()")));
         plan = build_plan(fcinfo, data);

@@ -52,6 +52,7 @@ extern "C" {
 #include "nodes/pg_list.h"
 #include "parser/parse_func.h"
 #include "pgstat.h"
+#include "rewrite/rowsecurity.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
