@@ -156,6 +156,32 @@ SELECT (a.new_values - 'id') = (b.new_values - 'id') AS same_values_in_two_zones
  WHERE a.new_values->>'id' = '30' AND b.new_values->>'id' = '31';
 RESET TimeZone;
 
+-- Entries stay in transaction order when transaction ids gain a digit (9999 < 10000, unlike their
+-- text). A prepared transaction holds the seal horizon so that both entries land in one block.
+CREATE PROCEDURE ledger_burn_xids(target bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    WHILE pg_current_xact_id()::text::bigint < target LOOP
+        COMMIT;
+    END LOOP;
+END
+$$;
+BEGIN;
+SELECT pg_current_xact_id() IS NOT NULL AS holding_the_horizon;
+PREPARE TRANSACTION 'tg_ledger_hold';
+SELECT power(10, length(pg_current_xact_id()::text))::bigint AS next_decade \gset
+CALL ledger_burn_xids(:next_decade - 2);
+INSERT INTO ledger_students (id, tenant_id, name) VALUES (50, 'cccccccc-0000-4000-8000-00000000000c', 'before the decade');
+CALL ledger_burn_xids(:next_decade + 1);
+INSERT INTO ledger_students (id, tenant_id, name) VALUES (51, 'cccccccc-0000-4000-8000-00000000000c', 'after the decade');
+COMMIT PREPARED 'tg_ledger_hold';
+DROP PROCEDURE ledger_burn_xids(bigint);
+SELECT tenant_guard.seal_audit() >= 0 AS sealed;
+SELECT count(*) AS entries, count(DISTINCT b.block_no) AS blocks,
+       min(l.xact_id::text::bigint) < :next_decade AND max(l.xact_id::text::bigint) > :next_decade AS straddles
+  FROM tenant_guard.audit_log l JOIN tenant_guard.audit_blocks b
+    ON b.tenant_id = l.tenant_id AND l.xact_id >= b.xact_lo AND l.xact_id < b.xact_hi
+ WHERE l.tenant_id = 'cccccccc-0000-4000-8000-00000000000c';
+
 -- Sealing and verification.
 SELECT tenant_guard.seal_audit() >= 0 AS sealed;
 SELECT count(*) AS open_entries FROM tenant_guard.audit_log l

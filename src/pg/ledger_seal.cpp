@@ -433,7 +433,7 @@ void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, P
     RowStream entries = open_stream(
         "SELECT entry_seq, xact_id::pg_catalog.text, logged_at, subject, role_name, action, entity_type, entity_id, "
         "changed_columns, old_values::pg_catalog.text, new_values::pg_catalog.text, entry_hash "
-        "FROM tenant_guard.audit_log WHERE tenant_id = $1::pg_catalog.uuid ORDER BY xact_id, entry_seq",
+        "FROM tenant_guard.audit_log l WHERE l.tenant_id = $1::pg_catalog.uuid ORDER BY l.xact_id, l.entry_seq",
         tenant);
     bool has_previous = false;
     bool seen_live_block = false;
