@@ -30,6 +30,7 @@
 #   PERF=1 bash bench/audit_overhead.sh               also: perf profile of an extra audited 8w-1t
 #                                                     insert and update run (about 20 s more)
 #   VERIFY=1 bash bench/audit_overhead.sh             also: tenant_guard.verify_audit() over the ledger
+#   FSYNC=on OUT=bench/results/audit-fsync.md bash bench/audit_overhead.sh   commits wait for the disk
 # Writes bench/results/audit.md (OUT=file.md to write elsewhere; with PERF=1 also audit-perf.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,12 @@ work=$TG_DIR/bench
 mkdir -p "$work"; chmod 777 "$work"
 
 q() { psql -X -At -q -v ON_ERROR_STOP=1 -d bench "$@"; }
+# FSYNC=on: commits wait for the disk, as in production (the test cluster runs with fsync = off).
+fsync=${FSYNC:-off}
+if [ "$fsync" = on ]; then
+    psql -X -q -c "ALTER SYSTEM SET fsync = on" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 1
+fi
 createdb bench
 
 # Tenant slots: 0-15 for 16w-16t (client i: slot i), 16 for 8w-1t, 17 for 1w. Seeded rows: ids
@@ -327,7 +334,7 @@ goal_lag=$(lag_field 8w-1t 5)
     echo
     echo "Run of $started on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
     echo "shared and noisy (load average before the run: $load_before), PostgreSQL $(pg_config --version | awk '{print $2}'),"
-    echo "fsync = off, default tenant_guard.audit_seal_interval (1 s); pgbench on the same machine."
+    echo "fsync = $(psql -X -At -c 'SHOW fsync'), default tenant_guard.audit_seal_interval (1 s); pgbench on the same machine."
     echo "Repository at commit $commit; tenant_guard.so installed $so_installed."
     echo
     echo "Method: \`bench/audit_overhead.sh\`. Two tables created by the same statement (id bigserial primary"
@@ -366,7 +373,7 @@ goal_lag=$(lag_field 8w-1t 5)
     done
     echo
     echo "Ledger growth over the rounds: $entries entries; audit_log $(( (size1 - size0) / 1024 / 1024 )) MiB"
-    echo "(pg_total_relation_size: heap, TOAST and both indexes) = **$(( (size1 - size0) / entries )) bytes per entry**"
+    echo "(pg_total_relation_size: heap, TOAST and index) = **$(( (size1 - size0) / entries )) bytes per entry**"
     echo "(after: heap+TOAST $(( heap1 / 1024 / 1024 )) MiB, indexes $(( index1 / 1024 / 1024 )) MiB); audit_blocks $(( (blocks_size1 - blocks_size0) / 1024 )) KiB."
     echo "Average entry row (pg_column_size): $(awk '{printf "%s%s %s B", (NR > 1 ? ", " : ""), $1, $3}' "$work/rowsize.txt")."
     echo "After the run: verify_audit() problems: $problems; blocks whose entry_count differs from the entries"

@@ -33,6 +33,9 @@ CREATE TABLE public.students (
     name       text NOT NULL
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.students TO district_app;
+GRANT USAGE ON SCHEMA tenant_guard TO district_app;
+-- Every change to students goes to the tamper-evident audit ledger.
+SELECT tenant_guard.audit_table('public.students');
 INSERT INTO public.students (tenant_id, name) VALUES
     ('$district_a', 'Ada (district A)'), ('$district_a', 'Alan (district A)'),
     ('$district_b', 'Barbara (district B)'), ('$district_b', 'Brian (district B)'), ('$district_b', 'Beth (district B)');
@@ -44,6 +47,9 @@ mint() {
 }
 token_a=$(mint "$district_a" teacher-a)
 token_b=$(mint "$district_b" teacher-b)
+admin_a=$(tg_psql -At -d district_demo -c "SELECT tenant_guard.sign_token(jsonb_build_object(
+    'tenant_id', '$district_a', 'sub', 'admin-a', 'roles', jsonb_build_array('tenant_admin'),
+    'exp', extract(epoch FROM now())::bigint + 3600), 'district-hs256')")
 echo "$token_a" > "$demo_dir/token_district_a.jwt"
 echo "$token_b" > "$demo_dir/token_district_b.jwt"
 chmod 644 "$demo_dir"/*.jwt
@@ -98,6 +104,21 @@ SQL
 show "A plain SET of the context is refused (for the app role and even for a superuser):"
 as_app -c "SET tenant_guard.tenant_id = '$district_b'" 2>&1 || true
 tg_psql -d district_demo -c "SELECT set_config('tenant_guard.tenant_id', '$district_b', false)" 2>&1 || true
+
+show "The audit ledger: district A's administrator sees district A's trail, and nothing of district B's:"
+as_app -v token="$admin_a" <<'SQL'
+BEGIN;
+SELECT tenant_guard.set_tenant(:'token') IS NOT NULL AS context_set;
+SELECT action, subject, new_values->>'name' AS name, encode(entry_hash, 'hex') AS entry_hash
+  FROM tenant_guard.audit_log ORDER BY entry_seq;
+COMMIT;
+SQL
+
+show "Nobody can rewrite it, not even a superuser; sealed into hash-chained blocks, it verifies:"
+tg_psql -d district_demo -c "UPDATE tenant_guard.audit_log SET new_values = '{}'" 2>&1 || true
+tg_psql -d district_demo -c "SELECT tenant_guard.seal_audit() >= 0 AS sealed" \
+    -c "SELECT tenant_id, block_no, entry_count, encode(block_hash, 'hex') AS block_hash FROM tenant_guard.audit_blocks ORDER BY 1, 2" \
+    -c "SELECT count(*) AS problems FROM tenant_guard.verify_audit()"
 
 cat <<EOF
 
