@@ -46,4 +46,14 @@ std::string TenantId::to_string() const {
     return out;
 }
 
+TenantId make_uuid_v7(std::int64_t unix_milliseconds, const std::array<unsigned char, 10>& random) {
+    TenantId id;
+    const auto millis = static_cast<std::uint64_t>(unix_milliseconds);
+    for (int i = 0; i < 6; i++) id.bytes[i] = static_cast<unsigned char>(millis >> (8 * (5 - i)));
+    for (int i = 0; i < 10; i++) id.bytes[6 + i] = random[i];
+    id.bytes[6] = static_cast<unsigned char>((id.bytes[6] & 0x0f) | 0x70);  // version 7
+    id.bytes[8] = static_cast<unsigned char>((id.bytes[8] & 0x3f) | 0x80);  // RFC 9562 variant
+    return id;
+}
+
 }  // namespace tenant_guard::core

@@ -2,6 +2,7 @@
 #include "no_postgres.hpp"
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,5 +20,10 @@ struct TenantId {
 // braces and hyphen-less spellings PostgreSQL tolerates are refused so that one tenant has one
 // spelling in tokens and logs.
 std::optional<TenantId> parse_tenant_id(std::string_view text);
+
+// A UUIDv7 (RFC 9562 section 5.7): 48 bits of Unix milliseconds, then random bits, with the
+// version and variant set. Ids made later sort later, so tenant-led indexes stay append-friendly.
+// `random` supplies the 10 random bytes (the caller's CSPRNG).
+TenantId make_uuid_v7(std::int64_t unix_milliseconds, const std::array<unsigned char, 10>& random);
 
 }  // namespace tenant_guard::core

@@ -57,3 +57,10 @@
 #define TG_PERMISSION_ENTRY RangeTblEntry
 #define TG_PERMISSION_APPLIES(entry) ((entry)->rtekind == RTE_RELATION)
 #endif
+
+// PG17 moved the local transaction id into PGPROC.vxid.
+#if PG_VERSION_NUM >= 170000
+#define TG_MY_LOCAL_XID() (MyProc->vxid.lxid)
+#else
+#define TG_MY_LOCAL_XID() (MyProc->lxid)
+#endif

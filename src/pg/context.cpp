@@ -18,6 +18,7 @@
 #include "boundary.hpp"
 #include "key_store.hpp"
 #include "postgres.hpp"
+#include "registry.hpp"
 #include "settings.hpp"
 #include "verification_cache.hpp"
 
@@ -354,6 +355,7 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
         revoke_context();
         raise_core_failure(failure);
     }
+    refuse_unless_active(&verified.tenant, true);
     install_context(verified, is_local);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = verified.tenant;
@@ -380,6 +382,7 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     if (!listed)
         refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                           "tenant token rejected: the requested tenant is not among the token's tenants");
+    refuse_unless_active(wanted, true);
     // Copy out of the GUC's memory before the GUC replaces it.
     VerifiedContext next{};
     next.tenant = *wanted;
@@ -430,6 +433,8 @@ Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
                             errhint("Call tenant_guard.set_tenant(token) first.")));
         PG_RETURN_NULL();
     }
+    // tenant_guard.registry: a tenant suspended since the context was set stops here.
+    check_context_tenant(&value->tenant);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = value->tenant;
     PG_RETURN_UUID_P(result);
@@ -440,6 +445,7 @@ Datum tg_require_tenant(PG_FUNCTION_ARGS) {
     if (value == nullptr)
         ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
                         errhint("Call tenant_guard.set_tenant(token) first.")));
+    check_context_tenant(&value->tenant);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = value->tenant;
     PG_RETURN_UUID_P(result);

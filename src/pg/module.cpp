@@ -4,6 +4,7 @@
 #include "ledger_guard.hpp"
 #include "ledger_worker.hpp"
 #include "postgres.hpp"
+#include "registry.hpp"
 #include "settings.hpp"
 #include "utility_guard.hpp"
 #include "verification_cache.hpp"
@@ -20,9 +21,11 @@ void _PG_init(void) {
     if (process_shared_preload_libraries_in_progress) {
         mark_preloaded();
         request_ledger_shared_memory();
+        request_registry_shared_memory();
         register_ledger_launcher();
     }
     define_settings();
+    define_registry_settings();
     define_context_setting();
     define_verification_cache_setting();
     TG_RESERVE_GUC_PREFIX("tenant_guard");

@@ -6,12 +6,27 @@
 
 #include "context.hpp"
 #include "postgres.hpp"
+#include "registry.hpp"
 
 namespace tenant_guard::pg {
 
 namespace {
 
 void on_transaction_event(XactEvent event, void* /*arg*/) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+            registry_transaction_ended(true);
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PREPARE:
+            registry_transaction_ended(false);
+            break;
+        case XACT_EVENT_PRE_PREPARE:
+            registry_before_prepare();
+            break;
+        default:
+            break;
+    }
     switch (event) {
         case XACT_EVENT_COMMIT:
         case XACT_EVENT_PARALLEL_COMMIT:
@@ -27,7 +42,10 @@ void on_transaction_event(XactEvent event, void* /*arg*/) {
 
 void on_subtransaction_event(SubXactEvent event, SubTransactionId subxid, SubTransactionId /*parent*/,
                              void* /*arg*/) {
-    if (event == SUBXACT_EVENT_ABORT_SUB) context_subtransaction_aborted(subxid);
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        context_subtransaction_aborted(subxid);
+        registry_subtransaction_aborted(subxid);
+    }
 }
 
 }  // namespace

@@ -128,3 +128,32 @@ TEST(TenantUuid, RefusesWrongLengths) {
 }
 
 }  // namespace
+
+namespace tenant_guard::core {
+namespace {
+
+TEST(UuidV7, LayoutFollowsRfc9562) {
+    std::array<unsigned char, 10> random;
+    random.fill(0xff);
+    // RFC 9562 appendix A.6 uses 0x017F22E279B0 ms (2022-02-22 19:22:22 UTC).
+    const TenantId id = make_uuid_v7(0x017F22E279B0, random);
+    EXPECT_EQ(id.to_string().substr(0, 15), "017f22e2-79b0-7");
+    EXPECT_EQ(id.bytes[6] >> 4, 7);             // version
+    EXPECT_EQ(id.bytes[8] & 0xc0, 0x80);        // variant
+    EXPECT_EQ(id.to_string(), "017f22e2-79b0-7fff-bfff-ffffffffffff");
+    random.fill(0x00);
+    EXPECT_EQ(make_uuid_v7(0x017F22E279B0, random).to_string(), "017f22e2-79b0-7000-8000-000000000000");
+}
+
+TEST(UuidV7, LaterMillisecondsSortLater) {
+    std::array<unsigned char, 10> high, low;
+    high.fill(0xff);
+    low.fill(0x00);
+    const TenantId earlier = make_uuid_v7(1764115200000, high);
+    const TenantId later = make_uuid_v7(1764115200001, low);
+    EXPECT_LT(earlier.bytes, later.bytes);
+    EXPECT_TRUE(parse_tenant_id(later.to_string()).has_value());
+}
+
+}  // namespace
+}  // namespace tenant_guard::core
