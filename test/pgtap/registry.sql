@@ -22,7 +22,7 @@ SELECT ok((SELECT bool_and(p.prosecdef AND p.proconfig @> '{"search_path=pg_cata
             WHERE p.pronamespace = 'tenant_guard'::regnamespace
               AND p.proname IN ('create_tenant', 'suspend_tenant', 'resume_tenant', 'offboard_tenant')),
   'the management functions are SECURITY DEFINER with search_path pinned');
-SELECT is((SELECT string_agg(tgname || ':' || tgenabled, ',' ORDER BY tgname) FROM pg_trigger
+SELECT is((SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
             WHERE tgrelid = 'tenant_guard.tenants'::regclass AND NOT tgisinternal),
   'publish_status:A,publish_truncate:A', 'the registry publishes its changes through ALWAYS triggers');
 SELECT is((SELECT setting || '/' || context FROM pg_settings WHERE name = 'tenant_guard.registry'), 'off/sighup',
