@@ -132,7 +132,12 @@ AttrNumber protected_tenant_column(Relation relation) {
         if (!IsA(policy->qual, OpExpr)) return InvalidAttrNumber;
         const auto* comparison = reinterpret_cast<const OpExpr*>(policy->qual);
         if (list_length(comparison->args) != 2 || !IsA(linitial(comparison->args), Var)) return InvalidAttrNumber;
-        return static_cast<const Var*>(linitial(comparison->args))->varattno;
+        const AttrNumber attnum = static_cast<const Var*>(linitial(comparison->args))->varattno;
+        // A policy someone rewrote (a superuser can) may compare another column: only a uuid will do.
+        const TupleDesc descriptor = RelationGetDescr(relation);
+        if (attnum < 1 || attnum > descriptor->natts || TupleDescAttr(descriptor, attnum - 1)->atttypid != UUIDOID)
+            return InvalidAttrNumber;
+        return attnum;
     }
     return InvalidAttrNumber;
 }
@@ -407,7 +412,10 @@ void write_row_change(const RowChange* change) {
     draft.changed_count = change->changed_count;
     draft.old_values = change->old_row ? change->old_row->values : nullptr;
     draft.new_values = change->new_row ? change->new_row->values : nullptr;
-    draft.tenant = identifying->tenant_null ? kNilTenant : identifying->tenant;
+    // The new row's tenant; if an UPDATE emptied it (ON DELETE SET NULL), the old row's.
+    const RowText* owner = identifying->tenant_null && change->old_row && !change->old_row->tenant_null ? change->old_row
+                                                                                                    : identifying;
+    draft.tenant = owner->tenant_null ? kNilTenant : owner->tenant;
     insert_entry(&draft, change->role_name);
     // A superuser moving a row to another tenant: the old tenant's trail records it too.
     if (change->old_row && change->new_row && !change->old_row->tenant_null &&

@@ -181,6 +181,39 @@ void set_context_setting(const char* value, GucAction action) {
     (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
 }
 
+// Statements running now that write, or read tables with row-level security (open cursors
+// included). While one runs, the
+// context must not change: rows already read, or the audit entries its AFTER triggers write at the
+// end, would belong to another tenant or subject than the ones checked.
+struct TableStatement {
+    QueryDesc* query;
+    SubTransactionId subxid;
+};
+constexpr int kMaxTableStatements = 256;
+TableStatement table_statements[kMaxTableStatements];
+int table_statement_count = 0;
+bool table_statements_overflowed = false;  // fail closed until the transaction ends
+
+bool has_row_security(Oid relid) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) return false;
+    const auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    const bool secured = form->relrowsecurity && form->relkind != RELKIND_VIEW;
+    ReleaseSysCache(tuple);
+    return secured;
+}
+
+// Writes anything, or reads a table with row-level security (protected tables, the audit ledger).
+bool reads_tables(const PlannedStmt* statement) {
+    if (statement->commandType != CMD_SELECT || statement->hasModifyingCTE) return true;
+    ListCell* cell;
+    foreach (cell, statement->rtable) {
+        const auto* entry = static_cast<const RangeTblEntry*>(lfirst(cell));
+        if (entry->rtekind == RTE_RELATION && has_row_security(entry->relid)) return true;
+    }
+    return false;
+}
+
 // Before a query runs (and so before it can start parallel workers, which copy GUC values),
 // replace a revoked context with an empty one.
 void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
@@ -191,7 +224,45 @@ void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
         previous_executor_start(query_desc, eflags);
     else
         standard_ExecutorStart(query_desc, eflags);
+    if (!IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && reads_tables(query_desc->plannedstmt)) {
+        if (table_statement_count < kMaxTableStatements)
+            table_statements[table_statement_count++] = {query_desc, GetCurrentSubTransactionId()};
+        else
+            table_statements_overflowed = true;
+    }
 }
+
+ExecutorEnd_hook_type previous_executor_end = nullptr;
+
+void forget_table_statement(QueryDesc* query_desc) {
+    for (int i = table_statement_count - 1; i >= 0; i--) {
+        if (table_statements[i].query != query_desc) continue;
+        for (int j = i; j + 1 < table_statement_count; j++) table_statements[j] = table_statements[j + 1];
+        table_statement_count--;
+        return;
+    }
+}
+
+void end_execution(QueryDesc* query_desc) {
+    forget_table_statement(query_desc);
+    if (previous_executor_end)
+        previous_executor_end(query_desc);
+    else
+        standard_ExecutorEnd(query_desc);
+}
+
+[[noreturn]] void refuse_inside_table_statement(const char* function, bool revoke) {
+    if (revoke) revoke_context();
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("%s() cannot run inside a statement that writes or reads protected tables", function),
+                    errdetail("The tenant context would change while the statement's rows (or an open cursor's) "
+                              "are read or written."),
+                    errhint("Call it as a statement of its own: SELECT tenant_guard.%s(...);", function),
+                    errhidestmt(true)));
+    pg_unreachable();
+}
+
+bool inside_table_statement() { return table_statement_count > 0 || table_statements_overflowed; }
 
 struct VerifiedContext {
     pg_uuid_t tenant;
@@ -273,6 +344,14 @@ void install_context(const VerifiedContext& verified, bool is_local) {
     pg_unreachable();
 }
 
+// The nil UUID marks the audit ledger's own entries: it is nobody's tenant.
+void refuse_nil_tenant(const pg_uuid_t* tenant) {
+    static const pg_uuid_t nil = {{0}};
+    if (memcmp(tenant->data, nil.data, UUID_LEN) == 0)
+        refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                          "tenant token rejected: the nil UUID is not a tenant");
+}
+
 }  // namespace
 
 bool tenant_context_active() noexcept { return effective_context() != nullptr; }
@@ -293,11 +372,17 @@ void revoke_context() noexcept {
 
 void context_transaction_ended() noexcept {
     ++transaction_number;
+    table_statement_count = 0;
+    table_statements_overflowed = false;
     aborted_subtransaction_count = 0;
     newest_local_subxid = InvalidSubTransactionId;
 }
 
 void context_subtransaction_aborted(unsigned int subxid) noexcept {
+    int kept = 0;
+    for (int i = 0; i < table_statement_count; i++)
+        if (table_statements[i].subxid < subxid) table_statements[kept++] = table_statements[i];
+    table_statement_count = kept;
     // Only aborts that can contain a transaction-scoped context matter.
     if (newest_local_subxid == InvalidSubTransactionId || subxid > newest_local_subxid) return;
     if (aborted_subtransaction_count == kMaxTrackedAborts) {
@@ -318,6 +403,8 @@ void define_context_setting() {
 void install_executor_guard() {
     previous_executor_start = ExecutorStart_hook;
     ExecutorStart_hook = clear_dead_context_before_execution;
+    previous_executor_end = ExecutorEnd_hook;
+    ExecutorEnd_hook = end_execution;
 }
 
 }  // namespace tenant_guard::pg
@@ -337,6 +424,7 @@ TG_SQL_FUNCTION(tg_current_claims)
 TG_SQL_FUNCTION(tg_current_subject)
 
 Datum tg_set_tenant(PG_FUNCTION_ARGS) {
+    if (inside_table_statement()) refuse_inside_table_statement("set_tenant", true);
     if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant token must not be null");
     if (PG_ARGISNULL(1)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null");
     const bool is_local = PG_GETARG_BOOL(1);
@@ -355,6 +443,7 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
         revoke_context();
         raise_core_failure(failure);
     }
+    refuse_nil_tenant(&verified.tenant);
     refuse_unless_active(&verified.tenant, true);
     install_context(verified, is_local);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
@@ -366,6 +455,7 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
 // presenting the token again. A tenant the token does not list is refused, and (fail closed) the
 // context is gone afterwards, as after any refused set_tenant().
 Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
+    if (inside_table_statement()) refuse_inside_table_statement("switch_tenant", true);
     if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be null");
     const pg_uuid_t* wanted = PG_GETARG_UUID_P(0);
     const ContextValue* current = effective_context();
@@ -382,6 +472,7 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     if (!listed)
         refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                           "tenant token rejected: the requested tenant is not among the token's tenants");
+    refuse_nil_tenant(wanted);
     refuse_unless_active(wanted, true);
     // Copy out of the GUC's memory before the GUC replaces it.
     VerifiedContext next{};
@@ -453,6 +544,7 @@ Datum tg_require_tenant(PG_FUNCTION_ARGS) {
 
 // Transactional like RESET: ROLLBACK (TO SAVEPOINT) brings back the context that held before.
 Datum tg_reset_tenant(PG_FUNCTION_ARGS) {
+    if (inside_table_statement()) refuse_inside_table_statement("reset_tenant", false);
     set_context_setting("", GUC_ACTION_SET);
     PG_RETURN_VOID();
 }

@@ -14,6 +14,7 @@
 
 #include "audit_capture.hpp"
 #include "ledger.hpp"
+#include "ledger_worker.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
 
@@ -195,6 +196,12 @@ void inspect_statement(Node* statement) {
 
 void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
     if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
+    // DROP DATABASE calls this after its permission checks: only then may it stop the database's
+    // sealer (which would otherwise keep the database busy).
+    if (access == OAT_DROP && class_id == DatabaseRelationId) {
+        stop_ledger_sealer(object_id);
+        return;
+    }
     if (access != OAT_DROP || dropping_extension || creating_extension) return;
     if (class_id == RelationRelationId && ledger_table_of(object_id) != LedgerTable::kNone)
         refuse_ledger_change(psprintf("Dropping %s", get_rel_name(object_id)));

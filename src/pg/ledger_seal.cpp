@@ -23,18 +23,28 @@ namespace {
 
 using core::Sha256;
 
-uint64 xid8_from_text(const char* text) { return strtoull(text, nullptr, 10); }
+uint64 xid8_from_text(const char* text) { return text == nullptr ? 0 : strtoull(text, nullptr, 10); }
 
 int64 unix_microseconds(TimestampTz ts) { return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY; }
 
-Sha256 digest_of(Datum value) {
+// NULL (only possible after tampering) reads as all zeroes, which no real hash matches.
+Sha256 digest_of(Datum value, bool is_null) {
     Sha256 digest{};
+    if (is_null) return digest;
     bytea* bytes = DatumGetByteaPP(value);
     if (VARSIZE_ANY_EXHDR(bytes) == digest.size()) memcpy(digest.data(), VARDATA_ANY(bytes), digest.size());
     return digest;
 }
 
-bool digest_datum_valid(Datum value) { return VARSIZE_ANY_EXHDR(DatumGetByteaPP(value)) == sizeof(Sha256); }
+Sha256 digest_column(HeapTuple row, TupleDesc descriptor, int column) {
+    bool is_null;
+    const Datum value = SPI_getbinval(row, descriptor, column, &is_null);
+    return digest_of(value, is_null);
+}
+
+bool digest_datum_valid(Datum value, bool is_null) {
+    return !is_null && VARSIZE_ANY_EXHDR(DatumGetByteaPP(value)) == sizeof(Sha256);
+}
 
 Datum digest_datum(const Sha256& digest) {
     bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + digest.size()));
@@ -114,9 +124,11 @@ ChainEnd chain_end(const char* tenant) {
     Datum values[1] = {CStringGetTextDatum(tenant)};
     const int result = SPI_execute_with_args(
         "SELECT block_no, block_hash, xact_hi::pg_catalog.text FROM ("
-        " SELECT block_no, block_hash, xact_hi FROM tenant_guard.audit_blocks WHERE tenant_id = $1::pg_catalog.uuid"
+        " SELECT block_no, block_hash, xact_hi FROM tenant_guard.audit_blocks"
+        "  WHERE tenant_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
         " UNION ALL"
-        " SELECT block_no, block_hash, xact_hi FROM tenant_guard.audit_pruned_blocks WHERE tenant_id = $1::pg_catalog.uuid"
+        " SELECT block_no, block_hash, xact_hi FROM tenant_guard.audit_pruned_blocks"
+        "  WHERE tenant_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
         ") b ORDER BY block_no DESC LIMIT 1",
         1, types, values, nullptr, false, 1);
     if (result != SPI_OK_SELECT) elog(ERROR, "tenant_guard: reading the chain end failed");
@@ -127,7 +139,7 @@ ChainEnd chain_end(const char* tenant) {
     TupleDesc descriptor = SPI_tuptable->tupdesc;
     end.exists = true;
     end.block_no = DatumGetInt64(SPI_getbinval(row, descriptor, 1, &is_null));
-    end.block_hash = digest_of(SPI_getbinval(row, descriptor, 2, &is_null));
+    end.block_hash = digest_column(row, descriptor, 2);
     end.xact_hi = xid8_from_text(SPI_getvalue(row, descriptor, 3));
     return end;
 }
@@ -245,7 +257,7 @@ void seal_body(void* arg) {
                 leaves.count = 0;
             }
             tenant = row_tenant;
-            add_leaf(&leaves, digest_of(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &is_null)));
+            add_leaf(&leaves, digest_column(batch->vals[i], batch->tupdesc, 2));
         }
         SPI_freetuptable(batch);
     }
@@ -281,16 +293,17 @@ void prune_body(void* arg) {
         "INSERT INTO tenant_guard.audit_pruned_blocks (tenant_id, block_no, xact_lo, xact_hi, entry_count, "
         "merkle_root, prev_hash, block_hash, sealed_at, pruned_at) "
         "SELECT tenant_id, block_no, xact_lo, xact_hi, entry_count, merkle_root, prev_hash, block_hash, sealed_at, "
-        "pg_catalog.now() FROM tenant_guard.audit_blocks WHERE sealed_at < $1",
+        "pg_catalog.now() FROM tenant_guard.audit_blocks WHERE sealed_at OPERATOR(pg_catalog.<) $1",
         1, types, values, nullptr, false, 0);
     if (result != SPI_OK_INSERT) elog(ERROR, "tenant_guard: keeping pruned block headers failed");
     request->blocks = (int64)SPI_processed;
     result = SPI_execute_with_args(
         "DELETE FROM tenant_guard.audit_log l USING tenant_guard.audit_blocks b"
-        " WHERE b.sealed_at < $1 AND l.tenant_id = b.tenant_id AND l.xact_id >= b.xact_lo AND l.xact_id < b.xact_hi",
+        " WHERE b.sealed_at OPERATOR(pg_catalog.<) $1 AND l.tenant_id OPERATOR(pg_catalog.=) b.tenant_id"
+        "   AND l.xact_id OPERATOR(pg_catalog.>=) b.xact_lo AND l.xact_id OPERATOR(pg_catalog.<) b.xact_hi",
         1, types, values, nullptr, false, 0);
     if (result != SPI_OK_DELETE) elog(ERROR, "tenant_guard: pruning entries failed");
-    result = SPI_execute_with_args("DELETE FROM tenant_guard.audit_blocks WHERE sealed_at < $1", 1, types, values,
+    result = SPI_execute_with_args("DELETE FROM tenant_guard.audit_blocks WHERE sealed_at OPERATOR(pg_catalog.<) $1", 1, types, values,
                                    nullptr, false, 0);
     if (result != SPI_OK_DELETE) elog(ERROR, "tenant_guard: pruning blocks failed");
     SPI_finish();
@@ -381,7 +394,8 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
     const char* old_values = nullable_text(row, descriptor, 10);
     const char* new_values = nullable_text(row, descriptor, 11);
     const Datum stored = SPI_getbinval(row, descriptor, 12, &is_null);
-    check.stored_hash = digest_of(stored);
+    const bool stored_null = is_null;
+    check.stored_hash = digest_of(stored, stored_null);
     Sha256 computed{};
     CoreFailure failure;
     const bool ok = call_core(
@@ -406,7 +420,7 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
         },
         &failure);
     if (!ok) raise_core_failure(failure);
-    check.hash_ok = !is_null && !has_null_column && digest_datum_valid(stored) &&
+    check.hash_ok = !has_null_column && digest_datum_valid(stored, stored_null) &&
                     core::digests_equal(computed, check.stored_hash);
     return check;
 }
@@ -424,16 +438,17 @@ void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, P
     RowStream blocks = open_stream(
         "SELECT block_no, xact_lo::pg_catalog.text, xact_hi::pg_catalog.text, entry_count, merkle_root, prev_hash, "
         "block_hash, sealed_at, pruned FROM ("
-        " SELECT *, false AS pruned FROM tenant_guard.audit_blocks WHERE tenant_id = $1::pg_catalog.uuid"
+        " SELECT *, false AS pruned FROM tenant_guard.audit_blocks WHERE tenant_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
         " UNION ALL"
         " SELECT tenant_id, block_no, xact_lo, xact_hi, entry_count, merkle_root, prev_hash, block_hash, sealed_at, true"
-        " FROM tenant_guard.audit_pruned_blocks WHERE tenant_id = $1::pg_catalog.uuid"
+        " FROM tenant_guard.audit_pruned_blocks WHERE tenant_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
         ") b ORDER BY block_no",
         tenant);
     RowStream entries = open_stream(
         "SELECT entry_seq, xact_id::pg_catalog.text, logged_at, subject, role_name, action, entity_type, entity_id, "
         "changed_columns, old_values::pg_catalog.text, new_values::pg_catalog.text, entry_hash "
-        "FROM tenant_guard.audit_log l WHERE l.tenant_id = $1::pg_catalog.uuid ORDER BY l.xact_id, l.entry_seq",
+        "FROM tenant_guard.audit_log l WHERE l.tenant_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
+        " ORDER BY l.xact_id, l.entry_seq",
         tenant);
     bool has_previous = false;
     bool seen_live_block = false;
@@ -450,11 +465,11 @@ void verify_tenant(ProblemSink* sink, const char* tenant, uint64 sealed_below, P
         block.xact_lo = xid8_from_text(SPI_getvalue(block_row, bd, 2));
         block.xact_hi = xid8_from_text(SPI_getvalue(block_row, bd, 3));
         block.entry_count = DatumGetInt64(SPI_getbinval(block_row, bd, 4, &is_null));
-        block.merkle_root = digest_of(SPI_getbinval(block_row, bd, 5, &is_null));
+        block.merkle_root = digest_column(block_row, bd, 5);
         const Datum prev = SPI_getbinval(block_row, bd, 6, &is_null);
         block.has_prev = !is_null;
-        if (block.has_prev) block.prev_hash = digest_of(prev);
-        const Sha256 stored_hash = digest_of(SPI_getbinval(block_row, bd, 7, &is_null));
+        if (block.has_prev) block.prev_hash = digest_of(prev, false);
+        const Sha256 stored_hash = digest_column(block_row, bd, 7);
         block.sealed_at = DatumGetTimestampTz(SPI_getbinval(block_row, bd, 8, &is_null));
         const bool pruned = DatumGetBool(SPI_getbinval(block_row, bd, 9, &is_null));
         // prune_audit() removes a prefix of the chain, and records it.

@@ -269,6 +269,12 @@ void tg_ledger_sealer_main(Datum argument) {
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(argument), InvalidOid, 0);
+    // The sealer runs as a superuser in a database whose owner may set its defaults (ALTER DATABASE
+    // ... SET): nothing the database or a role configures may reach it.
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
     if (!claim_slot()) proc_exit(0);
     for (;;) {
         seal_once();

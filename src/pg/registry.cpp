@@ -220,7 +220,7 @@ TenantStatus read_status_as_owner(const pg_uuid_t* tenant) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
     Oid types[1] = {UUIDOID};
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(tenant))};
-    if (SPI_execute_with_args("SELECT status FROM tenant_guard.tenants WHERE id = $1", 1, types, values, nullptr, true,
+    if (SPI_execute_with_args("SELECT status FROM tenant_guard.tenants WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values, nullptr, true,
                               1) != SPI_OK_SELECT)
         elog(ERROR, "tenant_guard: reading tenant_guard.tenants failed");
     TenantStatus status = TenantStatus::kUnknown;

@@ -17,7 +17,6 @@
 
 #include "context.hpp"
 #include "ledger_guard.hpp"
-#include "ledger_worker.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
 
@@ -303,9 +302,6 @@ void guard_utility(TG_UTILITY_HOOK_ARGS) {
     switch (nodeTag(statement)) {
         case T_VariableSetStmt:
             inspect_variable_set(castNode(VariableSetStmt, statement));
-            break;
-        case T_DropdbStmt:
-            stop_ledger_sealer(get_database_oid(castNode(DropdbStmt, statement)->dbname, true));
             break;
         case T_DiscardStmt:
             if (castNode(DiscardStmt, statement)->target == DISCARD_ALL) revoke_context();
