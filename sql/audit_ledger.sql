@@ -253,6 +253,38 @@ DROP TABLE ledger_scratch;
 SELECT action, entity_type, new_values FROM tenant_guard.audit_log
  WHERE action IN ('DROP_AUDITED_TABLE', 'DETACH_AUDITED_PARTITION') OR entity_type LIKE '%parts%' ORDER BY entry_seq;
 
+-- Review findings: none of these may silence the audit or blur the trail.
+SET ROLE tg_ledger_owner;
+CREATE TABLE ledger_people (id int PRIMARY KEY, tenant_id uuid NOT NULL, ssn text);
+SELECT tenant_guard.audit_table('ledger_people', '{ssn}');
+ALTER TABLE ledger_people RENAME COLUMN ssn TO ssn_visible;
+ALTER TRIGGER tenant_guard_audit ON ledger_people DEPENDS ON EXTENSION plpgsql;
+CREATE TABLE ledger_people_extra () INHERITS (ledger_people);
+RESET ROLE;
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'ledger_people_extra'::regclass AND tgname = 'tenant_guard_audit';
+TRUNCATE ledger_parts_1;
+SELECT action, entity_type FROM tenant_guard.audit_log WHERE entity_type = 'public.ledger_parts_1' AND action = 'TRUNCATE';
+ALTER FUNCTION tenant_guard.verify_audit(uuid) RENAME TO verify_audit_old;
+ALTER SEQUENCE tenant_guard.audit_entry_seq RESTART;
+DROP INDEX tenant_guard.audit_log_tenant_xact;
+CREATE OR REPLACE VIEW tenant_guard.audited_tables AS SELECT 1 AS nothing;
+-- The context cannot change inside a statement that writes or reads protected tables: the subject
+-- recorded at the end of a write, and the rows a query checks, stay the ones of one context.
+SET ROLE tg_ledger_app;
+BEGIN;
+SELECT tenant_guard.set_tenant(:'teacher_a') IS NOT NULL AS context_set;
+WITH i AS (INSERT INTO ledger_students (id, name) VALUES (60, 'cte') RETURNING id) SELECT tenant_guard.reset_tenant() FROM i;
+ROLLBACK;
+BEGIN;
+SELECT tenant_guard.set_tenant(:'admin_a') IS NOT NULL AS context_set;
+SELECT count(*) FROM tenant_guard.audit_log WHERE tenant_guard.set_tenant(:'admin_b') IS NOT NULL;
+ROLLBACK;
+RESET ROLE;
+-- The nil UUID (the ledger's own trail) is nobody's tenant.
+SELECT tenant_guard.set_tenant(tenant_guard.sign_token(jsonb_build_object('tenant_id', '00000000-0000-0000-0000-000000000000',
+         'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256'));
+DROP TABLE ledger_people_extra, ledger_people;
+
 -- Pruning removes whole sealed blocks and their entries, keeps the headers, and still verifies.
 SET ROLE tg_ledger_owner;
 SELECT tenant_guard.prune_audit(now() + interval '1 day');

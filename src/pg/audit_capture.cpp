@@ -523,6 +523,51 @@ void record_dropped_audit_triggers(const char* command) {
     }
 }
 
+void audit_like_parents(Oid relid) {
+    if (!ledger_installed() || get_trigger_oid(relid, kAuditTriggerName, true) != InvalidOid) return;
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    if (SPI_execute_with_args("SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) $1",
+                              1, types, values, nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "tenant_guard: reading pg_inherits failed");
+    const uint64 count = SPI_processed;
+    SPITupleTable* rows = SPI_tuptable;
+    for (uint64 i = 0; i < count; i++) {
+        bool is_null;
+        const Oid parent = DatumGetObjectId(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &is_null));
+        if (get_trigger_oid(parent, kAuditTriggerName, true) != InvalidOid) {
+            attach_audit_triggers(relid, nullptr, 0);
+            return;
+        }
+    }
+}
+
+void refuse_silenced_audit(Oid relid) {
+    if (audit_ddl_in_progress()) return;
+    const char* names[] = {kAuditTriggerName, kAuditTruncateTriggerName};
+    for (const char* name : names) {
+        const Oid trigger = get_trigger_oid(relid, name, true);
+        if (trigger == InvalidOid) continue;
+        // pg_trigger has no syscache by oid: read it through its index.
+        Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+        ScanKeyData key;
+        ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigger));
+        SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        const char enabled = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgenabled
+                                                     : TRIGGER_FIRES_ALWAYS;
+        systable_endscan(scan);
+        table_close(triggers, AccessShareLock);
+        if (enabled != TRIGGER_FIRES_ALWAYS)
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("cannot change trigger \"%s\": table %s is audited by tenant_guard", name,
+                                   qualified_relation_name(relid)),
+                            errdetail("After this statement the audit trigger would no longer fire always."),
+                            errhint("A superuser can stop auditing it with tenant_guard.unaudit_table(), which the "
+                                    "ledger records.")));
+    }
+}
+
 void audit_new_table(Oid relid) {
     if (!ledger_installed() || get_trigger_oid(relid, kAuditTriggerName, true) != InvalidOid) return;
     attach_audit_triggers(relid, nullptr, 0);

@@ -172,6 +172,7 @@ void protect_new_table(Oid relid, const AlterTableChanges& changes) {
     if (find_tenant_column(relid) != InvalidAttrNumber) {
         protect_table_tree(relid, false);
         if (settings.audit_new_tables) audit_new_table(relid);
+        if (changes.changes_inheritance) audit_like_parents(relid);
     } else if (in_registered_schema(relid))
         refuse_table_without_tenant_column(relid);
     if (changes.changes_inheritance) refuse_unprotected_parent(relid);
@@ -190,8 +191,12 @@ void handle_altered_table(Oid relid, const AlterTableChanges& changes) {
         if (!has_tenant_column) refuse_table_without_tenant_column(relid);
         protect_table_tree(relid, false);
     }
-    if (changes.changes_inheritance) refuse_unprotected_parent(relid);
+    if (changes.changes_inheritance) {
+        refuse_unprotected_parent(relid);
+        if (read_table_protection(relid).guarded()) audit_like_parents(relid);
+    }
     refuse_weakened_protection(relid);
+    refuse_silenced_audit(relid);
 }
 
 // ALTER TYPE ... ADD / RENAME ATTRIBUTE ... CASCADE changes the columns of the type's typed tables.
