@@ -61,57 +61,6 @@ char* jsonb_text(Jsonb* value) {
     return value == nullptr ? nullptr : DatumGetCString(DirectFunctionCall1(jsonb_out, JsonbPGetDatum(value)));
 }
 
-// Microseconds since 1970-01-01 UTC, the encoding's time unit.
-int64 unix_microseconds(TimestampTz ts) {
-    return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-}
-
-struct HashInput {
-    const char* tenant;
-    int64 entry_seq;
-    uint64 xact_id;
-    int64 logged_at_us;
-    const char* subject;
-    const char* role_name;
-    const char* action;
-    const char* entity_type;
-    const char* entity_id;
-    const char* const* changed_columns;
-    int changed_count;
-    const char* old_values;
-    const char* new_values;
-};
-
-core::Sha256 compute_entry_hash(const HashInput& input) {
-    core::Sha256 digest{};
-    CoreFailure failure;
-    auto optional_text = [](const char* text) {
-        return text == nullptr ? std::optional<std::string>() : std::optional<std::string>(text);
-    };
-    const bool ok = call_core(
-        [&] {
-            core::AuditEntry entry;
-            entry.tenant_id = input.tenant;
-            entry.entry_seq = input.entry_seq;
-            entry.xact_id = input.xact_id;
-            entry.logged_at_us = input.logged_at_us;
-            entry.subject = optional_text(input.subject);
-            entry.role_name = optional_text(input.role_name);
-            entry.action = input.action;
-            entry.entity_type = optional_text(input.entity_type);
-            entry.entity_id = optional_text(input.entity_id);
-            if (input.changed_columns != nullptr)
-                entry.changed_columns =
-                    std::vector<std::string>(input.changed_columns, input.changed_columns + input.changed_count);
-            entry.old_values = optional_text(input.old_values);
-            entry.new_values = optional_text(input.new_values);
-            digest = core::entry_hash(entry);
-        },
-        &failure);
-    if (!ok) raise_core_failure(failure);
-    return digest;
-}
-
 Datum text_array_datum(const char* const* values, int count) {
     Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (count > 0 ? count : 1)));
     for (int i = 0; i < count; i++) elements[i] = CStringGetTextDatum(values[i]);
@@ -126,6 +75,40 @@ bytea* bytes_datum(const unsigned char* data, size_t length) {
 }
 
 }  // namespace
+
+int64 unix_microseconds(TimestampTz ts) {
+    return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+core::Sha256 compute_entry_hash(const EntryHashInput& input) {
+    core::Sha256 digest{};
+    CoreFailure failure;
+    auto optional_text = [](const char* text) {
+        return text == nullptr ? std::optional<std::string>() : std::optional<std::string>(text);
+    };
+    const bool ok = call_core(
+        [&] {
+            core::AuditEntry entry;
+            entry.tenant_id = input.tenant;
+            entry.entry_seq = input.entry_seq;
+            entry.xact_id = input.xact_id;
+            entry.logged_at_us = input.logged_at_us;
+            entry.subject = optional_text(input.subject);
+            entry.role_name = optional_text(input.role_name);
+            entry.action = input.action ? input.action : "";
+            entry.entity_type = optional_text(input.entity_type);
+            entry.entity_id = optional_text(input.entity_id);
+            if (input.changed_columns != nullptr)
+                entry.changed_columns =
+                    std::vector<std::string>(input.changed_columns, input.changed_columns + input.changed_count);
+            entry.old_values = optional_text(input.old_values);
+            entry.new_values = optional_text(input.new_values);
+            digest = core::entry_hash(entry);
+        },
+        &failure);
+    if (!ok) raise_core_failure(failure);
+    return digest;
+}
 
 void register_ledger_cache_invalidation() { CacheRegisterRelcacheCallback(forget_ledger_oids, (Datum)0); }
 
@@ -193,7 +176,7 @@ void insert_entry(const EntryDraft* draft, const char* role_name) {
     char* old_text = jsonb_text(draft->old_values);
     char* new_text = jsonb_text(draft->new_values);
 
-    HashInput input = {uuid_text(&draft->tenant), entry_seq,          U64FromFullTransactionId(xact),
+    EntryHashInput input = {uuid_text(&draft->tenant), entry_seq,          U64FromFullTransactionId(xact),
                        unix_microseconds(logged_at), subject,         role_name,
                        draft->action,                draft->entity_type, draft->entity_id,
                        draft->changed_columns,       draft->changed_count, old_text,

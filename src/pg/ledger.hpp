@@ -11,6 +11,8 @@
 
 #include "postgres.hpp"
 
+#include "../core/ledger.hpp"
+
 namespace tenant_guard::pg {
 
 enum class LedgerTable { kNone, kLog, kBlocks, kPrunedBlocks, kSealState };
@@ -53,5 +55,27 @@ void record_system_entry(const char* action, const char* entity_type, Jsonb* det
 char* ledger_entity_name(Oid relid);
 
 extern const pg_uuid_t kNilTenant;
+
+// An entry's fields as the canonical encoding takes them (C strings; nullptr: SQL NULL). The writer
+// and verify_audit() both hash through compute_entry_hash(), so they cannot drift apart.
+struct EntryHashInput {
+    const char* tenant;
+    int64 entry_seq;
+    uint64 xact_id;
+    int64 logged_at_us;
+    const char* subject;
+    const char* role_name;
+    const char* action;
+    const char* entity_type;
+    const char* entity_id;
+    const char* const* changed_columns;  // nullptr: SQL NULL
+    int changed_count;
+    const char* old_values;
+    const char* new_values;
+};
+core::Sha256 compute_entry_hash(const EntryHashInput& input);  // raises the error itself
+
+// Microseconds since 1970-01-01 UTC, the encoding's time unit.
+int64 unix_microseconds(TimestampTz ts);
 
 }  // namespace tenant_guard::pg

@@ -25,7 +25,6 @@ using core::Sha256;
 
 uint64 xid8_from_text(const char* text) { return text == nullptr ? 0 : strtoull(text, nullptr, 10); }
 
-int64 unix_microseconds(TimestampTz ts) { return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY; }
 
 // NULL (only possible after tampering) reads as all zeroes, which no real hash matches.
 Sha256 digest_of(Datum value, bool is_null) {
@@ -396,30 +395,11 @@ EntryCheck check_entry(HeapTuple row, TupleDesc descriptor, const char* tenant) 
     const Datum stored = SPI_getbinval(row, descriptor, 12, &is_null);
     const bool stored_null = is_null;
     check.stored_hash = digest_of(stored, stored_null);
-    Sha256 computed{};
-    CoreFailure failure;
-    const bool ok = call_core(
-        [&] {
-            auto optional_text = [](const char* text) {
-                return text == nullptr ? std::optional<std::string>() : std::optional<std::string>(text);
-            };
-            core::AuditEntry entry;
-            entry.tenant_id = tenant;
-            entry.entry_seq = check.entry_seq;
-            entry.xact_id = check.xact_id;
-            entry.logged_at_us = unix_microseconds(logged_at);
-            entry.subject = optional_text(subject);
-            entry.role_name = optional_text(role_name);
-            entry.action = action ? action : "";
-            entry.entity_type = optional_text(entity_type);
-            entry.entity_id = optional_text(entity_id);
-            if (!changed_null) entry.changed_columns = std::vector<std::string>(changed, changed + changed_count);
-            entry.old_values = optional_text(old_values);
-            entry.new_values = optional_text(new_values);
-            computed = core::entry_hash(entry);
-        },
-        &failure);
-    if (!ok) raise_core_failure(failure);
+    EntryHashInput input = {tenant,      check.entry_seq, check.xact_id, unix_microseconds(logged_at),
+                             subject,     role_name,       action,        entity_type,
+                             entity_id,   changed_null ? nullptr : changed,   changed_count,
+                             old_values,  new_values};
+    const Sha256 computed = compute_entry_hash(input);
     check.hash_ok = !has_null_column && digest_datum_valid(stored, stored_null) &&
                     core::digests_equal(computed, check.stored_hash);
     return check;

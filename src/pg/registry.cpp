@@ -311,6 +311,9 @@ void define_registry_settings() {
                              "offboarded tenants are refused, and a suspension ends existing contexts at their "
                              "next statement.",
                              &registry_enabled, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    // A server-start setting can only be defined while the library is preloaded; loaded later there
+    // is no shared registry to size (lookups read the table).
+    if (!process_shared_preload_libraries_in_progress) return;
     DefineCustomIntVariable("tenant_guard.registry_size",
                             "How many tenants (of all databases) the shared tenant registry holds.",
                             "Tenants beyond it are looked up in tenant_guard.tenants (slower, still correct).",
