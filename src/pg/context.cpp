@@ -181,15 +181,15 @@ void set_context_setting(const char* value, GucAction action) {
     (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
 }
 
-// Statements running now that write, or read tables with row-level security (open cursors
-// included). While one runs, the
-// context must not change: rows already read, or the audit entries its AFTER triggers write at the
-// end, would belong to another tenant or subject than the ones checked.
+// Statements running now (open cursors included). While one that writes, or reads tables with
+// row-level security, runs, the context must not change: rows already read, or the audit entries
+// its AFTER triggers write at the end, would belong to another tenant or subject than the ones
+// checked.
 struct TableStatement {
     QueryDesc* query;
     SubTransactionId subxid;
 };
-constexpr int kMaxTableStatements = 256;
+constexpr int kMaxTableStatements = 1024;
 TableStatement table_statements[kMaxTableStatements];
 int table_statement_count = 0;
 bool table_statements_overflowed = false;  // fail closed until the transaction ends
@@ -224,7 +224,9 @@ void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
         previous_executor_start(query_desc, eflags);
     else
         standard_ExecutorStart(query_desc, eflags);
-    if (!IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && reads_tables(query_desc->plannedstmt)) {
+    // Only remembered here (a pointer, no catalog lookup on every statement); whether it writes or
+    // reads protected tables is worked out when set_tenant() asks.
+    if (!IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0) {
         if (table_statement_count < kMaxTableStatements)
             table_statements[table_statement_count++] = {query_desc, GetCurrentSubTransactionId()};
         else
@@ -262,7 +264,12 @@ void end_execution(QueryDesc* query_desc) {
     pg_unreachable();
 }
 
-bool inside_table_statement() { return table_statement_count > 0 || table_statements_overflowed; }
+bool inside_table_statement() {
+    if (table_statements_overflowed) return true;
+    for (int i = 0; i < table_statement_count; i++)
+        if (reads_tables(table_statements[i].query->plannedstmt)) return true;
+    return false;
+}
 
 struct VerifiedContext {
     pg_uuid_t tenant;

@@ -67,14 +67,14 @@ Datum text_array_datum(const char* const* values, int count) {
     return PointerGetDatum(construct_array(elements, count, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-bytea* bytes_datum(const unsigned char* data, size_t length) {
-    bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + length));
-    SET_VARSIZE(result, VARHDRSZ + length);
-    memcpy(VARDATA(result), data, length);
-    return result;
-}
-
 }  // namespace
+
+Datum digest_datum(const core::Sha256& digest) {
+    bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + digest.size()));
+    SET_VARSIZE(result, VARHDRSZ + digest.size());
+    memcpy(VARDATA(result), digest.data(), digest.size());
+    return PointerGetDatum(result);
+}
 
 int64 unix_microseconds(TimestampTz ts) {
     return ts + (int64)(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
@@ -128,36 +128,52 @@ bool ledger_installed() {
            oids.seal_state != InvalidOid && oids.entry_seq != InvalidOid;
 }
 
-Oid ledger_owner() {
-    const Oid log = ledger_cache().log;
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(log));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "tenant_guard: the audit ledger is not installed");
-    const Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
 bool ledger_write_in_progress() { return writer_active; }
+
+struct WriterCall {
+    void (*body)(void* arg);
+    void* arg;
+};
+
+void run_writer_body(void* arg) {
+    const auto* call = static_cast<const WriterCall*>(arg);
+    const bool saved_active = writer_active;
+    PG_TRY();
+    {
+        writer_active = true;
+        call->body(call->arg);
+    }
+    PG_FINALLY();
+    {
+        writer_active = saved_active;
+    }
+    PG_END_TRY();
+}
 
 void run_as_ledger_writer(void (*body)(void* arg), void* arg) {
     if (!ledger_installed())
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the tenant_guard audit ledger is not installed in this database"),
                         errhint("ALTER EXTENSION tenant_guard UPDATE")));
+    WriterCall call = {body, arg};
+    run_as_relation_owner(ledger_cache().log, run_writer_body, &call);
+}
+
+void run_as_relation_owner(Oid relid, void (*body)(void* arg), void* arg) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "tenant_guard: relation %u is missing", relid);
+    const Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
-    const bool saved_active = writer_active;
-    const Oid owner = ledger_owner();
     PG_TRY();
     {
         SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-        writer_active = true;
         body(arg);
     }
     PG_FINALLY();
     {
-        writer_active = saved_active;
         SetUserIdAndSecContext(saved_user, saved_context);
     }
     PG_END_TRY();
@@ -211,7 +227,7 @@ void insert_entry(const EntryDraft* draft, const char* role_name) {
     if (draft->changed_columns != nullptr) set(9, text_array_datum(draft->changed_columns, draft->changed_count));
     if (draft->old_values != nullptr) set(10, JsonbPGetDatum(draft->old_values));
     if (draft->new_values != nullptr) set(11, JsonbPGetDatum(draft->new_values));
-    set(12, PointerGetDatum(bytes_datum(digest.data(), digest.size())));
+    set(12, digest_datum(digest));
     HeapTuple tuple = heap_form_tuple(descriptor, values, nulls);
     CatalogTupleInsert(log, tuple);
     table_close(log, NoLock);

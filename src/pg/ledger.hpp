@@ -21,12 +21,16 @@ enum class LedgerTable { kNone, kLog, kBlocks, kPrunedBlocks, kSealState };
 // invalidation, so it follows CREATE/DROP EXTENSION.
 LedgerTable ledger_table_of(Oid relid);
 bool ledger_installed();  // tenant_guard 0.3.0 or later is installed in this database
-Oid ledger_owner();       // owner of audit_log
 
 bool ledger_write_in_progress();
 
 // Runs body(arg) as the ledger's owner with the guard standing aside; restores both on error too.
 void run_as_ledger_writer(void (*body)(void* arg), void* arg);
+
+// Runs body(arg) as the owner of a relation (like SECURITY DEFINER, in a restricted operation), for
+// tenant_guard's reads and writes of its own tables; the caller's identity is back afterwards,
+// also on error.
+void run_as_relation_owner(Oid relid, void (*body)(void* arg), void* arg);
 
 void register_ledger_cache_invalidation();
 
@@ -74,6 +78,8 @@ struct EntryHashInput {
     const char* new_values;
 };
 core::Sha256 compute_entry_hash(const EntryHashInput& input);  // raises the error itself
+
+Datum digest_datum(const core::Sha256& digest);  // a palloc'd 32-byte bytea
 
 // Microseconds since 1970-01-01 UTC, the encoding's time unit.
 int64 unix_microseconds(TimestampTz ts);

@@ -45,13 +45,6 @@ bool digest_datum_valid(Datum value, bool is_null) {
     return !is_null && VARSIZE_ANY_EXHDR(DatumGetByteaPP(value)) == sizeof(Sha256);
 }
 
-Datum digest_datum(const Sha256& digest) {
-    bytea* result = static_cast<bytea*>(palloc(VARHDRSZ + digest.size()));
-    SET_VARSIZE(result, VARHDRSZ + digest.size());
-    memcpy(VARDATA(result), digest.data(), digest.size());
-    return PointerGetDatum(result);
-}
-
 // Leaves of the block being built or checked: a palloc'd, growing array.
 struct Leaves {
     Sha256* items;

@@ -15,6 +15,7 @@
 
 #include "../core/tenant_uuid.hpp"
 #include "context.hpp"
+#include "ledger.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
 
@@ -154,24 +155,8 @@ Oid tenants_relid() {
 
 bool loading = false;  // our own SPI reads must not check the registry again
 
-// Reads of tenant_guard.tenants run as its owner: the roles whose tenants are checked may not read it.
-struct AsOwner {
-    Oid saved_user;
-    int saved_context;
-};
-
-AsOwner become_registry_owner(Oid relid) {
-    AsOwner saved;
-    GetUserIdAndSecContext(&saved.saved_user, &saved.saved_context);
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "tenant_guard: tenant_guard.tenants is missing");
-    const Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    SetUserIdAndSecContext(owner, saved.saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    return saved;
-}
-
-void restore_user(const AsOwner& saved) { SetUserIdAndSecContext(saved.saved_user, saved.saved_context); }
+// Reads of tenant_guard.tenants run as its owner (run_as_relation_owner): the roles whose tenants are
+// checked may not read it.
 
 // Reads the table and installs it, unless a commit published in between (then the caller retries).
 bool try_load_as_owner(Oid relid) {
@@ -232,34 +217,36 @@ TenantStatus read_status_as_owner(const pg_uuid_t* tenant) {
     return status;
 }
 
+struct LoadCall {
+    Oid relid;
+    bool installed;
+};
+
+void load_body(void* arg) {
+    auto* call = static_cast<LoadCall*>(arg);
+    call->installed = try_load_as_owner(call->relid);
+}
+
 bool try_load(Oid relid) {
-    const AsOwner saved = become_registry_owner(relid);
-    bool installed = false;
-    PG_TRY();
-    {
-        installed = try_load_as_owner(relid);
-    }
-    PG_FINALLY();
-    {
-        restore_user(saved);
-    }
-    PG_END_TRY();
-    return installed;
+    LoadCall call = {relid, false};
+    run_as_relation_owner(relid, load_body, &call);
+    return call.installed;
+}
+
+struct StatusCall {
+    const pg_uuid_t* tenant;
+    TenantStatus status;
+};
+
+void status_body(void* arg) {
+    auto* call = static_cast<StatusCall*>(arg);
+    call->status = read_status_as_owner(call->tenant);
 }
 
 TenantStatus read_status_from_table(const pg_uuid_t* tenant) {
-    const AsOwner saved = become_registry_owner(tenants_relid());
-    TenantStatus status = TenantStatus::kUnknown;
-    PG_TRY();
-    {
-        status = read_status_as_owner(tenant);
-    }
-    PG_FINALLY();
-    {
-        restore_user(saved);
-    }
-    PG_END_TRY();
-    return status;
+    StatusCall call = {tenant, TenantStatus::kUnknown};
+    run_as_relation_owner(tenants_relid(), status_body, &call);
+    return call.status;
 }
 
 TenantStatus lookup(const pg_uuid_t* tenant) {
