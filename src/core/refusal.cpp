@@ -30,4 +30,50 @@ const char* refusal_message(Refusal reason) noexcept {
     return "token is invalid";
 }
 
+
+bool refused_after_signature(Refusal reason) noexcept {
+    switch (reason) {
+        case Refusal::TokenMalformed:
+        case Refusal::TokenTooLarge:
+        case Refusal::AlgorithmNone:
+        case Refusal::AlgorithmUnsupported:
+        case Refusal::AlgorithmMismatch:
+        case Refusal::UnknownKey:
+        case Refusal::NoKeys:
+        case Refusal::BadSignature:
+        case Refusal::CriticalHeader:
+            return false;
+        default:
+            return true;
+    }
+}
+
+const char* refusal_code(Refusal reason) noexcept {
+    switch (reason) {
+        case Refusal::TokenMalformed: return "token_malformed";
+        case Refusal::TokenTooLarge: return "token_too_large";
+        case Refusal::AlgorithmNone: return "algorithm_none";
+        case Refusal::AlgorithmUnsupported: return "algorithm_unsupported";
+        case Refusal::AlgorithmMismatch: return "algorithm_mismatch";
+        case Refusal::UnknownKey: return "unknown_key";
+        case Refusal::NoKeys: return "no_keys";
+        case Refusal::BadSignature: return "bad_signature";
+        case Refusal::CriticalHeader: return "critical_header";
+        case Refusal::Expired: return "expired";
+        case Refusal::NotYetValid: return "not_yet_valid";
+        case Refusal::IssuedInFuture: return "issued_in_future";
+        case Refusal::MissingExpiry: return "missing_expiry";
+        case Refusal::BadIssuer: return "bad_issuer";
+        case Refusal::BadAudience: return "bad_audience";
+        case Refusal::MissingTenant: return "missing_tenant";
+        case Refusal::InvalidTenant: return "invalid_tenant";
+        case Refusal::TenantNotAllowed: return "tenant_not_allowed";
+        case Refusal::TenantNotChosen: return "tenant_not_chosen";
+        case Refusal::MissingTokenId: return "missing_token_id";
+        case Refusal::Replayed: return "replayed";
+        case Refusal::InvalidClaims: return "invalid_claims";
+    }
+    return "token_invalid";
+}
+
 }  // namespace tenant_guard::core

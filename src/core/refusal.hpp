@@ -35,6 +35,14 @@ enum class Refusal {
 
 const char* refusal_message(Refusal reason) noexcept;
 
+// A stable snake_case name for the reason: security events' reason column and statistics' counter names.
+const char* refusal_code(Refusal reason) noexcept;
+
+// True for reasons found after the signature verified: the token's claims are then trustworthy.
+bool refused_after_signature(Refusal reason) noexcept;
+
+inline constexpr int kRefusalCount = static_cast<int>(Refusal::InvalidClaims) + 1;
+
 class TokenRefused : public std::runtime_error {
 public:
     explicit TokenRefused(Refusal reason) : std::runtime_error(refusal_message(reason)), reason_(reason) {}

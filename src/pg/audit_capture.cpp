@@ -15,8 +15,9 @@
 #include "boundary.hpp"
 #include "context.hpp"
 #include "ledger.hpp"
-#include "ledger_worker.hpp"
+#include "database_worker.hpp"
 #include "postgres.hpp"
+#include "security_events.hpp"
 #include "protection.hpp"
 #include "settings.hpp"
 
@@ -559,12 +560,12 @@ void refuse_silenced_audit(Oid relid) {
         systable_endscan(scan);
         table_close(triggers, AccessShareLock);
         if (enabled != TRIGGER_FIRES_ALWAYS)
-            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                            errmsg("cannot change trigger \"%s\": table %s is audited by tenant_guard", name,
-                                   qualified_relation_name(relid)),
+            TG_REFUSE_GUARD("silence_audit", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                            psprintf("cannot change trigger \"%s\": table %s is audited by tenant_guard", name,
+                                     qualified_relation_name(relid)),
                             errdetail("After this statement the audit trigger would no longer fire always."),
                             errhint("A superuser can stop auditing it with tenant_guard.unaudit_table(), which the "
-                                    "ledger records.")));
+                                    "ledger records."));
     }
 }
 
@@ -656,7 +657,7 @@ Datum tg_audit_trigger(PG_FUNCTION_ARGS) {
     }
     unpin_settings();
     write_row_change(&change);
-    ensure_ledger_sealer();
+    ensure_database_worker();
     return PointerGetDatum(nullptr);
 }
 
@@ -701,14 +702,15 @@ Datum tg_audit_table(PG_FUNCTION_ARGS) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
     attach_audit_triggers(relid, exclude, count);
     SPI_finish();
-    ensure_ledger_sealer();
+    ensure_database_worker();
     PG_RETURN_VOID();
 }
 
 Datum tg_unaudit_table(PG_FUNCTION_ARGS) {
     const Oid relid = PG_GETARG_OID(0);
     if (!superuser())
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("only a superuser can stop auditing a table")));
+        TG_REFUSE_GUARD("silence_audit", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "only a superuser can stop auditing a table");
     const char* table = qualified_relation_name(relid);
     if (get_trigger_oid(relid, kAuditTriggerName, true) == InvalidOid)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("table %s is not audited", table)));

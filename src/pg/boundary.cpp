@@ -26,6 +26,7 @@ void record_current_exception(CoreFailure* failure) noexcept {
     } catch (const core::TokenRefused& refused) {
         failure->sqlstate = sqlstate_for(refused.reason());
         failure->is_token_refusal = true;
+        failure->refusal = static_cast<int>(refused.reason());
         copy_message(failure, "tenant token rejected: ", refused.what());
     } catch (const core::InvalidArgument& invalid) {
         failure->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;

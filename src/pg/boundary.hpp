@@ -19,6 +19,7 @@ namespace tenant_guard::pg {
 struct CoreFailure {
     int sqlstate = 0;
     bool is_token_refusal = false;
+    int refusal = -1;  // core::Refusal of a token refusal
     char message[256] = {0};
 };
 

@@ -64,3 +64,23 @@
 #else
 #define TG_MY_LOCAL_XID() (MyProc->lxid)
 #endif
+
+// A set-returning function that fills a tuplestore: PG15 calls the setup SetSingleFuncCall, PG16
+// InitMaterializedSRF; before 15 it is spelled out.
+inline void tg_begin_materialized_result(FunctionCallInfo fcinfo) {
+#if PG_VERSION_NUM >= 160000
+    InitMaterializedSRF(fcinfo, 0);
+#elif PG_VERSION_NUM >= 150000
+    SetSingleFuncCall(fcinfo, 0);
+#else
+    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "return type must be a row type");
+    MemoryContext old = MemoryContextSwitchTo(result->econtext->ecxt_per_query_memory);
+    result->returnMode = SFRM_Materialize;
+    result->setResult = tuplestore_begin_heap(true, false, work_mem);
+    result->setDesc = CreateTupleDescCopy(descriptor);
+    MemoryContextSwitchTo(old);
+#endif
+}

@@ -1,9 +1,12 @@
 // The context lives in the GUC tenant_guard.tenant_id. Riding on the GUC machinery gives us, from
 // PostgreSQL itself: SET LOCAL scoping (gone at COMMIT/ROLLBACK/PREPARE), restoration on
 // ROLLBACK TO SAVEPOINT, reset by DISCARD ALL / RESET ALL, and a copy in every parallel worker.
-// The GUC is PGC_SUSET (so no ordinary role can SET it) and its check hook accepts a non-empty value
-// only while set_tenant() is installing a verified token, or while a parallel worker copies the
-// leader's state. Nobody, superusers included, can SET a tenant by hand.
+// The GUC is PGC_USERSET so that every attempt to set it, by anyone and by any route (SET,
+// set_config, startup options, ALTER ROLE/DATABASE SET), reaches its check hook, which records it as
+// a security event; the check hook accepts a non-empty value only while set_tenant() is installing
+// a verified token, or while a parallel worker copies the leader's state. Nobody, superusers
+// included, can SET a tenant by hand. Clearing is allowed (like reset_tenant()), except inside a
+// statement that reads or writes protected tables.
 //
 // Two things the GUC cannot do are layered on top:
 //  * Fail closed across ROLLBACK: a failed set_tenant() must leave no context even
@@ -19,9 +22,12 @@
 #include "key_store.hpp"
 #include "postgres.hpp"
 #include "registry.hpp"
+#include "security_events.hpp"
+#include "statistics.hpp"
 #include "settings.hpp"
 #include "verification_cache.hpp"
 
+#include "../core/security_event.hpp"
 #include "../core/token.hpp"
 
 #include <cstring>
@@ -127,9 +133,60 @@ ContextValue* allocate_context_value(const char* subject, const char* claims, co
     return value;
 }
 
-bool check_context_setting(char** newval, void** extra, GucSource /*source*/) {
+void record_context_refusal(const char* reason, int sqlstate, const char* message, const pg_uuid_t* tenant,
+                            bool tenant_verified, const char* subject) {
+    SecurityEventReport event;
+    event.kind = kEventContextRefused;
+    event.reason = reason;
+    event.tenant = tenant;
+    event.tenant_verified = tenant_verified;
+    event.subject = subject;
+    event.sqlstate = sqlstate;
+    event.message = message;
+    record_security_event(event);
+    if (tenant_verified) tenant_refused(tenant);
+}
+
+// How a refused attempt to set the context came in, by the GUC source that carried it.
+const char* setting_route(GucSource source) {
+    switch (source) {
+        case PGC_S_CLIENT: return "startup option";
+        case PGC_S_TEST: return "ALTER ROLE/DATABASE or function SET";
+        case PGC_S_GLOBAL:
+        case PGC_S_DATABASE:
+        case PGC_S_USER:
+        case PGC_S_DATABASE_USER: return "stored role or database setting";
+        default: return "set_config";
+    }
+}
+
+void record_setting_attempt(GucSource source) {
+    // The server's own files are the operator's business (and are re-read by every backend).
+    if (source == PGC_S_DEFAULT || source == PGC_S_FILE || source == PGC_S_DYNAMIC_DEFAULT) return;
+    SecurityEventReport event;
+    event.kind = kEventContextTampering;
+    event.reason = source == PGC_S_CLIENT ? "startup_option" : (source == PGC_S_SESSION ? "set_config" : "stored_setting");
+    event.tenant = static_cast<const pg_uuid_t*>(context_tenant());
+    event.tenant_verified = event.tenant != nullptr;
+    event.subject = context_subject();
+    event.sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+    event.message = "tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()";
+    event.object = kContextSettingName;
+    event.route = setting_route(source);
+    record_security_event(event);
+}
+
+bool changing_context_ourselves = false;
+bool inside_table_statement();
+
+bool check_context_setting(char** newval, void** extra, GucSource source) {
     const char* requested = *newval;
     if (requested == nullptr || requested[0] == '\0') {
+        if (!changing_context_ourselves && source == PGC_S_SESSION && IsTransactionState() && inside_table_statement()) {
+            GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
+            GUC_check_errmsg("the tenant context cannot change inside a statement that writes or reads protected tables");
+            return false;
+        }
         // Clearing the context is always allowed: it can only take access away.
         ContextValue* value = allocate_context_value(nullptr, nullptr);
         if (value == nullptr) return false;
@@ -162,6 +219,7 @@ bool check_context_setting(char** newval, void** extra, GucSource /*source*/) {
         *extra = value;
         return true;
     }
+    record_setting_attempt(source);
     GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
     GUC_check_errmsg("tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()");
     GUC_check_errhint("Present a signed token: SELECT tenant_guard.set_tenant(token).");
@@ -178,7 +236,16 @@ const char* show_context_setting() {
 }
 
 void set_context_setting(const char* value, GucAction action) {
-    (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
+    changing_context_ourselves = true;
+    PG_TRY();
+    {
+        (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
+    }
+    PG_FINALLY();
+    {
+        changing_context_ourselves = false;
+    }
+    PG_END_TRY();
 }
 
 // Statements running now (open cursors included). While one that writes, or reads tables with
@@ -254,6 +321,12 @@ void end_execution(QueryDesc* query_desc) {
 }
 
 [[noreturn]] void refuse_inside_table_statement(const char* function, bool revoke) {
+    {
+        const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+        record_context_refusal("inside_statement", ERRCODE_FEATURE_NOT_SUPPORTED,
+                               psprintf("%s() cannot run inside a statement that writes or reads protected tables", function),
+                               tenant, tenant != nullptr, context_subject());
+    }
     if (revoke) revoke_context();
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("%s() cannot run inside a statement that writes or reads protected tables", function),
@@ -345,10 +418,36 @@ void install_context(const VerifiedContext& verified, bool is_local) {
     }
 }
 
-[[noreturn]] void refuse_and_revoke(int sqlstate, const char* message) {
+// The refusal is recorded as a security event (against the context in force, if any) first.
+[[noreturn]] void refuse_and_revoke(int sqlstate, const char* message, const char* reason) {
+    const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+    record_context_refusal(reason, sqlstate, message, tenant, tenant != nullptr, context_subject());
     revoke_context();
     ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), errhidestmt(true)));
     pg_unreachable();
+}
+
+// A refused token: what it claimed is recorded, marked unverified unless the signature held.
+void record_token_refusal(const char* token, size_t length, const CoreFailure& failure) {
+    const auto reason = static_cast<core::Refusal>(failure.refusal);
+    const bool verified = failure.refusal >= 0 && core::refused_after_signature(reason);
+    pg_uuid_t tenant;
+    bool has_tenant = false;
+    char* subject = nullptr;
+    const char* tenant_claim = settings.tenant_claim ? settings.tenant_claim : "tenant_id";
+    CoreFailure ignored;
+    (void)call_core(
+        [&] {
+            core::UnverifiedClaims claims = core::read_unverified_claims(std::string_view(token, length), tenant_claim);
+            if (claims.tenant) {
+                memcpy(tenant.data, claims.tenant->bytes.data(), UUID_LEN);
+                has_tenant = true;
+            }
+            if (claims.subject) subject = pstrdup_or_throw(*claims.subject);
+        },
+        &ignored);
+    record_context_refusal(failure.refusal >= 0 ? core::refusal_code(reason) : "token_refused", failure.sqlstate,
+                           failure.message, has_tenant ? &tenant : nullptr, verified && has_tenant, subject);
 }
 
 // The nil UUID marks the audit ledger's own entries: it is nobody's tenant.
@@ -356,7 +455,7 @@ void refuse_nil_tenant(const pg_uuid_t* tenant) {
     static const pg_uuid_t nil = {{0}};
     if (memcmp(tenant->data, nil.data, UUID_LEN) == 0)
         refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-                          "tenant token rejected: the nil UUID is not a tenant");
+                          "tenant token rejected: the nil UUID is not a tenant", "nil_tenant");
 }
 
 }  // namespace
@@ -366,6 +465,11 @@ bool tenant_context_active() noexcept { return effective_context() != nullptr; }
 const char* context_subject() noexcept {
     const ContextValue* value = effective_context();
     return value == nullptr ? nullptr : value->subject();
+}
+
+const void* context_tenant() noexcept {
+    const ContextValue* value = effective_context();
+    return value == nullptr ? nullptr : &value->tenant;
 }
 
 const char* context_claims() noexcept {
@@ -402,7 +506,7 @@ void context_subtransaction_aborted(unsigned int subxid) noexcept {
 
 void define_context_setting() {
     DefineCustomStringVariable(kContextSettingName, "The current tenant (read-only; set by tenant_guard.set_tenant()).",
-                               nullptr, &context_setting_value, "", PGC_SUSET,
+                               nullptr, &context_setting_value, "", PGC_USERSET,
                                GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
                                check_context_setting, assign_context_setting, show_context_setting);
 }
@@ -432,27 +536,37 @@ TG_SQL_FUNCTION(tg_current_subject)
 
 Datum tg_set_tenant(PG_FUNCTION_ARGS) {
     if (inside_table_statement()) refuse_inside_table_statement("set_tenant", true);
-    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant token must not be null");
-    if (PG_ARGISNULL(1)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null");
+    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant token must not be null", "null_argument");
+    if (PG_ARGISNULL(1)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "is_local must not be null", "null_argument");
     const bool is_local = PG_GETARG_BOOL(1);
     if (!is_local && !settings.allow_session_context)
         refuse_and_revoke(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)");
+                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)",
+                          "session_context_disabled");
     // Refuse oversized tokens before detoasting them.
     if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + tenant_guard::core::kMaxTokenBytes)
-        refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "tenant token rejected: token is too large");
+        refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "tenant token rejected: token is too large",
+                          "token_too_large");
     text* token = PG_GETARG_TEXT_PP(0);
     const pg_uuid_t* requested = (PG_NARGS() > 2 && !PG_ARGISNULL(2)) ? PG_GETARG_UUID_P(2) : nullptr;
 
     VerifiedContext verified{};
     CoreFailure failure;
-    if (!verify_token_text(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), requested, &verified, &failure)) {
+    const uint64 cache_hits_before = verification_cache().stats().hits;
+    const uint64 cache_misses_before = verification_cache().stats().misses;
+    const bool verified_ok = verify_token_text(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), requested, &verified, &failure);
+    count(Counter::kTokenCacheHits, verification_cache().stats().hits - cache_hits_before);
+    count(Counter::kTokenCacheMisses, verification_cache().stats().misses - cache_misses_before);
+    if (!verified_ok) {
+        record_token_refusal(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), failure);
         revoke_context();
         raise_core_failure(failure);
     }
     refuse_nil_tenant(&verified.tenant);
-    refuse_unless_active(&verified.tenant, true);
+    refuse_unless_active(&verified.tenant, true, verified.subject);
     install_context(verified, is_local);
+    count(Counter::kContextSets);
+    tenant_context_set(&verified.tenant);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = verified.tenant;
     PG_RETURN_UUID_P(result);
@@ -463,24 +577,29 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
 // context is gone afterwards, as after any refused set_tenant().
 Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     if (inside_table_statement()) refuse_inside_table_statement("switch_tenant", true);
-    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be null");
+    if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be null", "null_argument");
     const pg_uuid_t* wanted = PG_GETARG_UUID_P(0);
     const ContextValue* current = effective_context();
-    if (current == nullptr)
+    if (current == nullptr) {
+        record_context_refusal("no_context", ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "no tenant context is set",
+                               nullptr, false, nullptr);
         ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
                         errhint("Call tenant_guard.set_tenant(token) first.")));
+    }
     // The same rule as set_tenant(token, false): no new session-scoped context once it is disabled.
     if (!current->is_local && !settings.allow_session_context)
         refuse_and_revoke(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)");
+                          "session-scoped tenant context is disabled (tenant_guard.allow_session_context)",
+                          "session_context_disabled");
     bool listed = false;
     for (int i = 0; i < current->allowed_count && !listed; ++i)
         listed = memcmp(current->allowed()[i].data, wanted->data, UUID_LEN) == 0;
     if (!listed)
         refuse_and_revoke(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-                          "tenant token rejected: the requested tenant is not among the token's tenants");
+                          "tenant token rejected: the requested tenant is not among the token's tenants",
+                          "tenant_not_allowed");
     refuse_nil_tenant(wanted);
-    refuse_unless_active(wanted, true);
+    refuse_unless_active(wanted, true, current->subject());
     // Copy out of the GUC's memory before the GUC replaces it.
     VerifiedContext next{};
     next.tenant = *wanted;
@@ -492,6 +611,8 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     next.allowed = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count)));
     memcpy(next.allowed, current->allowed(), sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count));
     install_context(next, current->is_local);
+    count(Counter::kContextSwitches);
+    tenant_context_set(wanted);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = *wanted;
     PG_RETURN_UUID_P(result);
@@ -524,11 +645,14 @@ Datum tg_current_tenant(PG_FUNCTION_ARGS) {
 Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
     const auto* value = effective_context();
     if (value == nullptr) {
-        if (settings.missing_context == kMissingContextError)
+        if (settings.missing_context == kMissingContextError) {
+            record_context_refusal("no_context", ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "no tenant context is set",
+                                   nullptr, false, nullptr);
             ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
                             errdetail("Tables protected by tenant_guard need a tenant context "
                                       "(tenant_guard.missing_context = error)."),
                             errhint("Call tenant_guard.set_tenant(token) first.")));
+        }
         PG_RETURN_NULL();
     }
     // tenant_guard.registry: a tenant suspended since the context was set stops here.
@@ -540,9 +664,12 @@ Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
 
 Datum tg_require_tenant(PG_FUNCTION_ARGS) {
     const auto* value = effective_context();
-    if (value == nullptr)
+    if (value == nullptr) {
+        record_context_refusal("no_context", ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "no tenant context is set",
+                               nullptr, false, nullptr);
         ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION), errmsg("no tenant context is set"),
                         errhint("Call tenant_guard.set_tenant(token) first.")));
+    }
     check_context_tenant(&value->tenant);
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
     *result = value->tenant;

@@ -19,6 +19,8 @@ bool tenant_context_active() noexcept;
 // The verified token behind the context in force: its sub claim and its claims as JSON text.
 // nullptr without a context (and, for claims, in parallel workers, which only copy the tenant).
 const char* context_subject() noexcept;
+// The tenant of the context in force (a pg_uuid_t), or nullptr.
+const void* context_tenant() noexcept;
 const char* context_claims() noexcept;
 
 extern const char* const kContextSettingName;

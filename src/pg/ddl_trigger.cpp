@@ -11,6 +11,7 @@
 // PostgreSQL-style code: no C++ object with a destructor is alive across a call that may ereport().
 #include "audit_capture.hpp"
 #include "postgres.hpp"
+#include "security_events.hpp"
 #include "protection.hpp"
 #include "settings.hpp"
 
@@ -127,12 +128,12 @@ AlterTableChanges inspect_statement(Node* statement) {
 }
 
 [[noreturn]] void refuse_table_without_tenant_column(Oid relid) {
-    ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-                    errmsg("table %s has no tenant column \"%s\"", qualified_relation_name(relid),
-                           settings.tenant_column),
+    TG_REFUSE_GUARD("missing_tenant_column", qualified_relation_name(relid), ERRCODE_INVALID_TABLE_DEFINITION,
+                    psprintf("table %s has no tenant column \"%s\"", qualified_relation_name(relid),
+                             settings.tenant_column),
                     errdetail("Schema \"%s\" is registered as tenant-scoped (tenant_guard.register_schema).",
                               get_namespace_name(get_rel_namespace(relid))),
-                    errhint("Add a column \"%s\" uuid NOT NULL.", settings.tenant_column)));
+                    errhint("Add a column \"%s\" uuid NOT NULL.", settings.tenant_column));
     pg_unreachable();
 }
 
@@ -140,13 +141,13 @@ void refuse_unprotected_parent(Oid relid) {
     Oid child = InvalidOid;
     Oid parent = InvalidOid;
     if (!find_unprotected_parent(relid, &child, &parent)) return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("table %s is protected by tenant_guard, but its parent %s is not",
-                           qualified_relation_name(child), qualified_relation_name(parent)),
+    TG_REFUSE_GUARD("unprotected_parent", qualified_relation_name(child), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    psprintf("table %s is protected by tenant_guard, but its parent %s is not",
+                             qualified_relation_name(child), qualified_relation_name(parent)),
                     errdetail("A query on a parent table applies only the parent's row-level security, also to "
                               "its children's rows."),
                     errhint("Protect the parent first: tenant_guard.protect_table('%s').",
-                            qualified_relation_name(parent))));
+                            qualified_relation_name(parent)));
 }
 
 // After a non-superuser's statement: a guarded table must still be fully protected. The utility
@@ -156,10 +157,10 @@ void refuse_weakened_protection(Oid relid) {
     if (superuser()) return;
     const char* defect = protection_defect(relid);
     if (defect == nullptr) return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("cannot weaken table %s: it is protected by tenant_guard", qualified_relation_name(relid)),
+    TG_REFUSE_GUARD("weaken_protection", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    psprintf("cannot weaken table %s: it is protected by tenant_guard", qualified_relation_name(relid)),
                     errdetail("After this statement %s.", defect),
-                    errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
+                    errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table()."));
 }
 
 bool is_table(Oid relid) {
@@ -214,10 +215,10 @@ void handle_altered_type(Oid type_relid, const AlterTableChanges& changes) {
 void refuse_turned_off_invoker(Oid relid) {
     if (superuser() || get_rel_relkind(relid) != RELKIND_VIEW || !reads_protected_table(relid)) return;
     if (view_is_security_invoker(relid)) return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("cannot turn off security_invoker: view %s reads tables protected by tenant_guard",
-                           qualified_relation_name(relid)),
-                    errdetail("A view that runs with its owner's rights could bypass their row-level security.")));
+    TG_REFUSE_GUARD("security_invoker_off", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    psprintf("cannot turn off security_invoker: view %s reads tables protected by tenant_guard",
+                             qualified_relation_name(relid)),
+                    errdetail("A view that runs with its owner's rights could bypass their row-level security."));
 }
 
 void secure_new_view(Oid relid) {
@@ -226,12 +227,12 @@ void secure_new_view(Oid relid) {
 
 void refuse_materialized_view(Oid relid) {
     if (!reads_protected_table(relid)) return;
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("materialized view %s would copy rows of tables protected by tenant_guard",
-                           qualified_relation_name(relid)),
+    TG_REFUSE_GUARD("materialized_view", qualified_relation_name(relid), ERRCODE_FEATURE_NOT_SUPPORTED,
+                    psprintf("materialized view %s would copy rows of tables protected by tenant_guard",
+                             qualified_relation_name(relid)),
                     errdetail("A materialized view has no row-level security: every reader would see the rows "
                               "its creator saw."),
-                    errhint("Use a view, or a protected table that you fill yourself.")));
+                    errhint("Use a view, or a protected table that you fill yourself."));
 }
 
 }  // namespace
@@ -326,11 +327,11 @@ Datum tg_on_sql_drop(PG_FUNCTION_ARGS) {
         const char* policy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
         bool is_null = false;
         const Oid relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &is_null));
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("cannot drop policy \"%s\": table %s is protected by tenant_guard", policy,
-                               qualified_relation_name(relid)),
+        TG_REFUSE_GUARD("weaken_protection", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        psprintf("cannot drop policy \"%s\": table %s is protected by tenant_guard", policy,
+                                 qualified_relation_name(relid)),
                         errdetail("The statement would drop the policy together with something it depends on."),
-                        errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
+                        errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table()."));
     }
     SPI_finish();
     PG_RETURN_VOID();

@@ -14,9 +14,10 @@
 
 #include "audit_capture.hpp"
 #include "ledger.hpp"
-#include "ledger_worker.hpp"
+#include "database_worker.hpp"
 #include "protection.hpp"
 #include "postgres.hpp"
+#include "security_events.hpp"
 #include "settings.hpp"
 
 #include <cstring>
@@ -32,10 +33,10 @@ bool dropping_extension = false;
 constexpr AclMode kWritePermissions = ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
 
 [[noreturn]] void refuse_ledger_change(const char* what) {
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("the tenant_guard audit ledger is append-only"),
-                    errdetail("%s is not allowed, for any role.", what),
+    TG_REFUSE_GUARD("ledger_append_only", what, ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    "the tenant_guard audit ledger is append-only", errdetail("%s is not allowed, for any role.", what),
                     errhint("Entries are written by audited tables' triggers, blocks by the sealer; "
-                            "prune_audit() removes whole sealed blocks.")));
+                            "prune_audit() removes whole sealed blocks."));
     pg_unreachable();
 }
 
@@ -86,10 +87,10 @@ bool has_audit_trigger(RangeVar* relation) {
 }
 
 [[noreturn]] void refuse_trigger_change(const char* action, RangeVar* relation) {
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("cannot %s: table %s is audited by tenant_guard", action, relation->relname),
+    TG_REFUSE_GUARD("silence_audit", relation->relname, ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    psprintf("cannot %s: table %s is audited by tenant_guard", action, relation->relname),
                     errhint("A superuser can stop auditing it with tenant_guard.unaudit_table(), which the ledger "
-                            "records.")));
+                            "records."));
     pg_unreachable();
 }
 
@@ -327,10 +328,10 @@ void inspect_statement(Node* statement) {
             auto* create = castNode(CreateTrigStmt, statement);
             if (is_ledger_relation(create->relation)) refuse_ledger_change("CREATE TRIGGER");
             if (is_reserved_trigger_name(create->trigname) && !settings.restoring)
-                ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
-                                errmsg("trigger name \"%s\" is reserved for tenant_guard", create->trigname),
+                TG_REFUSE_GUARD("reserved_name", create->trigname, ERRCODE_RESERVED_NAME,
+                                psprintf("trigger name \"%s\" is reserved for tenant_guard", create->trigname),
                                 errhint("Use tenant_guard.audit_table() to audit a table. To restore a dump, set "
-                                        "tenant_guard.restoring = on for the restoring session.")));
+                                        "tenant_guard.restoring = on for the restoring session."));
             break;
         }
         case T_RuleStmt:
@@ -358,7 +359,7 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
     // DROP DATABASE calls this after its permission checks: only then may it stop the database's
     // sealer (which would otherwise keep the database busy).
     if (access == OAT_DROP && class_id == DatabaseRelationId) {
-        stop_ledger_sealer(object_id);
+        stop_database_worker(object_id);
         return;
     }
     if (access != OAT_DROP || dropping_extension || creating_extension) return;

@@ -1,11 +1,13 @@
 // _PG_init: define settings, install hooks, register callbacks. Nothing else.
 #include "context.hpp"
+#include "database_worker.hpp"
 #include "key_store.hpp"
 #include "ledger_guard.hpp"
-#include "ledger_worker.hpp"
 #include "postgres.hpp"
 #include "registry.hpp"
+#include "security_events.hpp"
 #include "settings.hpp"
+#include "statistics.hpp"
 #include "utility_guard.hpp"
 #include "verification_cache.hpp"
 #include "xact.hpp"
@@ -18,21 +20,28 @@ PGDLLEXPORT void _PG_init(void);
 
 void _PG_init(void) {
     using namespace tenant_guard::pg;
-    if (process_shared_preload_libraries_in_progress) {
-        mark_preloaded();
-        request_ledger_shared_memory();
-        request_registry_shared_memory();
-        register_ledger_launcher();
-    }
+    if (process_shared_preload_libraries_in_progress) mark_preloaded();
     define_settings();
     define_registry_settings();
+    define_security_event_settings();
+    define_statistics_settings();
     define_context_setting();
     define_verification_cache_setting();
+    // After the settings: before PostgreSQL 15 the sizes are requested right here.
+    if (process_shared_preload_libraries_in_progress) {
+        request_ledger_shared_memory();
+        request_registry_shared_memory();
+        request_security_event_shared_memory();
+        request_statistics_shared_memory();
+        register_ledger_launcher();
+    }
     TG_RESERVE_GUC_PREFIX("tenant_guard");
     register_transaction_callbacks();
     install_utility_guard();
     install_executor_guard();
     install_ledger_guard();
+    install_write_violation_capture();
+    install_statistics_hooks();
 }
 
 }  // extern "C"

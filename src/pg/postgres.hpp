@@ -82,6 +82,10 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "mb/pg_wchar.h"
+#include "parser/parsetree.h"
+#include "storage/lwlock.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
 }

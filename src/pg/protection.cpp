@@ -2,6 +2,7 @@
 // schema-qualified names (operators too), so the caller's search_path cannot change its meaning.
 #include "protection.hpp"
 
+#include "security_events.hpp"
 #include "settings.hpp"
 
 #include <cstring>
@@ -119,12 +120,13 @@ void secure_existing_readers(Oid relid) {
     }
     for (uint64 i = 0; i < count; i++) {
         if (kinds[i] == RELKIND_MATVIEW)
-            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("cannot protect table %s: materialized view %s reads it",
-                                   qualified_relation_name(relid), qualified_relation_name(readers[i])),
+            TG_REFUSE_GUARD("materialized_view", qualified_relation_name(readers[i]),
+                            ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            psprintf("cannot protect table %s: materialized view %s reads it",
+                                     qualified_relation_name(relid), qualified_relation_name(readers[i])),
                             errdetail("A materialized view has no row-level security: every reader would see "
                                       "the rows its creator saw."),
-                            errhint("Drop the materialized view first.")));
+                            errhint("Drop the materialized view first."));
         make_view_security_invoker(readers[i]);
     }
 }
@@ -288,8 +290,8 @@ void protect_table_tree(Oid relid, bool explicit_request) {
 
 void unprotect_table_tree(Oid relid) {
     if (!superuser())
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("only a superuser can remove tenant_guard's protection")));
+        TG_REFUSE_GUARD("weaken_protection", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        "only a superuser can remove tenant_guard's protection");
     List* tree = lock_table_tree(relid, true);
     ListCell* cell;
     foreach (cell, tree) unprotect_one_table(lfirst_oid(cell));
@@ -331,18 +333,18 @@ void make_view_security_invoker(Oid view_relid) {
 #if TG_HAVE_SECURITY_INVOKER_VIEWS
     if (view_is_security_invoker(view_relid)) return;
     if (!TG_TABLE_OWNERCHECK(view_relid, GetUserId()))
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("view %s reads tables protected by tenant_guard and runs with its owner's rights",
-                               name),
+        TG_REFUSE_GUARD("owner_rights_view", name, ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        psprintf("view %s reads tables protected by tenant_guard and runs with its owner's rights",
+                                 name),
                         errhint("Its owner or a superuser must make it security_invoker first: "
-                                "ALTER VIEW %s SET (security_invoker = true).", name)));
+                                "ALTER VIEW %s SET (security_invoker = true).", name));
     run_protection_sql(psprintf("ALTER VIEW %s SET (security_invoker = true)", name));
     ereport(NOTICE, (errmsg("view %s reads tables protected by tenant_guard: it was made security_invoker", name),
                      errdetail("A view that runs with its owner's rights could bypass their row-level security.")));
 #else
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("view %s would bypass the row-level security of tables protected by tenant_guard", name),
-                    errhint("Views run with their owner's rights; security_invoker views need PostgreSQL 15.")));
+    TG_REFUSE_GUARD("owner_rights_view", name, ERRCODE_FEATURE_NOT_SUPPORTED,
+                    psprintf("view %s would bypass the row-level security of tables protected by tenant_guard", name),
+                    errhint("Views run with their owner's rights; security_invoker views need PostgreSQL 15."));
 #endif
 }
 

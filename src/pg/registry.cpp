@@ -17,7 +17,9 @@
 #include "context.hpp"
 #include "ledger.hpp"
 #include "postgres.hpp"
+#include "security_events.hpp"
 #include "settings.hpp"
+#include "statistics.hpp"
 
 #include <cstring>
 
@@ -320,12 +322,29 @@ void request_registry_shared_memory() {
 
 TenantStatus registry_status(const pg_uuid_t* tenant) { return lookup(tenant); }
 
-void refuse_unless_active(const pg_uuid_t* tenant, bool revoke) {
+void refuse_unless_active(const pg_uuid_t* tenant, bool revoke, const char* subject) {
     if (!registry_enabled || loading) return;
     const TenantStatus status = lookup(tenant);
     if (status == TenantStatus::kActive) return;
     if (revoke) revoke_context();
     const char* tenant_text = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t*>(tenant))));
+    SecurityEventReport event;
+    event.kind = kEventContextRefused;
+    event.reason = status == TenantStatus::kUnknown     ? "tenant_unknown"
+                   : status == TenantStatus::kSuspended ? "tenant_suspended"
+                                                        : "tenant_offboarded";
+    event.tenant = tenant;
+    event.tenant_verified = true;
+    event.subject = subject;
+    event.sqlstate = status == TenantStatus::kUnknown     ? MAKE_SQLSTATE('2', '8', 'T', '0', '1')
+                     : status == TenantStatus::kSuspended ? MAKE_SQLSTATE('2', '8', 'T', '0', '2')
+                                                          : MAKE_SQLSTATE('2', '8', 'T', '0', '3');
+    event.message = psprintf("tenant %s is %s", tenant_text,
+                             status == TenantStatus::kUnknown     ? "not registered"
+                             : status == TenantStatus::kSuspended ? "suspended"
+                                                                  : "offboarded");
+    record_security_event(event);
+    tenant_refused(tenant);
     switch (status) {
         case TenantStatus::kUnknown:
             ereport(ERROR, (errcode(MAKE_SQLSTATE('2', '8', 'T', '0', '1')),
@@ -350,7 +369,7 @@ void check_context_tenant(const pg_uuid_t* tenant) {
     if (statement == checked_statement && MyProc != nullptr && TG_MY_LOCAL_XID() == checked_transaction &&
         memcmp(&checked_tenant, tenant, sizeof(pg_uuid_t)) == 0)
         return;
-    refuse_unless_active(tenant, false);
+    refuse_unless_active(tenant, false, context_subject());
     checked_statement = statement;
     checked_transaction = MyProc != nullptr ? TG_MY_LOCAL_XID() : InvalidLocalTransactionId;
     checked_tenant = *tenant;

@@ -18,9 +18,9 @@ void request_registry_shared_memory();  // from _PG_init while preloading
 TenantStatus registry_status(const pg_uuid_t* tenant);
 
 // tenant_guard.registry is on and the tenant is not active: raises the documented error
-// (28T01 unknown, 28T02 suspended, 28T03 offboarded). revoke: also make every context unusable
+// (28T01 unknown, 28T02 suspended, 28T03 offboarded), recorded as a security event. revoke: also make every context unusable
 // (a refused set_tenant / switch_tenant fails closed).
-void refuse_unless_active(const pg_uuid_t* tenant, bool revoke);
+void refuse_unless_active(const pg_uuid_t* tenant, bool revoke, const char* subject);
 
 // The same check for the context in force, at most once per statement: a suspension bites at the
 // next statement of sessions that already hold the tenant's context.

@@ -19,6 +19,7 @@
 #include "ledger_guard.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
+#include "security_events.hpp"
 
 #include <cstring>
 
@@ -30,7 +31,9 @@ ProcessUtility_hook_type previous_process_utility = nullptr;
 
 bool names_context_setting(const char* name) { return name != nullptr && pg_strcasecmp(name, kContextSettingName) == 0; }
 
-[[noreturn]] void refuse_manual_context() {
+[[noreturn]] void refuse_manual_context(const char* reason, const char* route) {
+    record_refusal(kEventContextTampering, reason, ERRCODE_INSUFFICIENT_PRIVILEGE,
+                   "tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()", kContextSettingName, route);
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()"),
                     errhint("Present a signed token: SELECT tenant_guard.set_tenant(token).")));
@@ -39,19 +42,22 @@ bool names_context_setting(const char* name) { return name != nullptr && pg_strc
 
 void inspect_variable_set(const VariableSetStmt* stmt) {
     if (stmt->kind == VAR_RESET_ALL || stmt->kind == VAR_RESET) return;
-    if (names_context_setting(stmt->name)) refuse_manual_context();
+    if (names_context_setting(stmt->name)) refuse_manual_context("set_statement", stmt->is_local ? "SET LOCAL" : "SET");
 }
 
 [[noreturn]] void refuse_weakening(const char* action, Oid relid) {
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("cannot %s: table %s is protected by tenant_guard", action, qualified_relation_name(relid)),
+    const char* table = qualified_relation_name(relid);
+    const char* message = psprintf("cannot %s: table %s is protected by tenant_guard", action, table);
+    record_refusal(kEventGuardRefused, "weaken_protection", ERRCODE_INSUFFICIENT_PRIVILEGE, message, table);
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("%s", message),
                     errhint("Only a superuser can remove the protection, with tenant_guard.unprotect_table().")));
     pg_unreachable();
 }
 
 [[noreturn]] void refuse_reserved_policy_name(const char* name) {
-    ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
-                    errmsg("policy name \"%s\" is reserved for tenant_guard", name),
+    const char* message = psprintf("policy name \"%s\" is reserved for tenant_guard", name);
+    record_refusal(kEventGuardRefused, "reserved_name", ERRCODE_RESERVED_NAME, message, name);
+    ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME), errmsg("%s", message),
                     errhint("Policy names beginning with tenant_guard_ belong to tenant_guard.")));
     pg_unreachable();
 }
@@ -92,11 +98,11 @@ void inspect_alter_table(const AlterTableStmt* statement) {
     if (relkind == RELKIND_VIEW) {
         foreach (cell, statement->cmds) {
             if (turns_off_security_invoker(castNode(AlterTableCmd, lfirst(cell))) && view_reads_protected_table(relid))
-                ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                                errmsg("cannot turn off security_invoker: view %s reads tables protected by "
-                                       "tenant_guard", qualified_relation_name(relid)),
+                TG_REFUSE_GUARD("security_invoker_off", qualified_relation_name(relid), ERRCODE_INSUFFICIENT_PRIVILEGE,
+                                psprintf("cannot turn off security_invoker: view %s reads tables protected by "
+                                         "tenant_guard", qualified_relation_name(relid)),
                                 errdetail("A view that runs with its owner's rights could bypass their "
-                                          "row-level security.")));
+                                          "row-level security."));
         }
         return;
     }
@@ -165,9 +171,9 @@ void inspect_schema_rename(const RenameStmt* statement) {
     const bool registered = schema_is_registered(statement->subname);
     SPI_finish();
     if (registered)
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("cannot rename schema \"%s\": it is registered as tenant-scoped", statement->subname),
-                        errhint("A superuser can unregister it first (tenant_guard.unregister_schema).")));
+        TG_REFUSE_GUARD("rename_registered_schema", statement->subname, ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        psprintf("cannot rename schema \"%s\": it is registered as tenant-scoped", statement->subname),
+                        errhint("A superuser can unregister it first (tenant_guard.unregister_schema)."));
 }
 
 void inspect_rename(const RenameStmt* statement) {
@@ -264,10 +270,10 @@ void inspect_protection_change(Node* statement) {
 // client may fetch them: refused while a tenant context is in force.
 void inspect_cursor(const DeclareCursorStmt* statement) {
     if ((statement->options & CURSOR_OPT_HOLD) && tenant_context_active())
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("WITH HOLD cursors are not allowed while a tenant context is set"),
+        TG_REFUSE_GUARD("hold_cursor", statement->portalname, ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "WITH HOLD cursors are not allowed while a tenant context is set",
                         errdetail("The cursor would outlive the transaction and its tenant context, and could be "
-                                  "read by the next client of a pooled connection.")));
+                                  "read by the next client of a pooled connection."));
 }
 
 struct UtilityCall {
@@ -308,12 +314,12 @@ void guard_utility(TG_UTILITY_HOOK_ARGS) {
             break;
         case T_AlterRoleSetStmt: {
             const VariableSetStmt* setting = castNode(AlterRoleSetStmt, statement)->setstmt;
-            if (setting && names_context_setting(setting->name)) refuse_manual_context();
+            if (setting && names_context_setting(setting->name)) refuse_manual_context("stored_setting", "ALTER ROLE SET");
             break;
         }
         case T_AlterDatabaseSetStmt: {
             const VariableSetStmt* setting = castNode(AlterDatabaseSetStmt, statement)->setstmt;
-            if (setting && names_context_setting(setting->name)) refuse_manual_context();
+            if (setting && names_context_setting(setting->name)) refuse_manual_context("stored_setting", "ALTER DATABASE SET");
             break;
         }
         default:

@@ -7,6 +7,8 @@
 #include "context.hpp"
 #include "postgres.hpp"
 #include "registry.hpp"
+#include "security_events.hpp"
+#include "statistics.hpp"
 
 namespace tenant_guard::pg {
 
@@ -34,6 +36,8 @@ void on_transaction_event(XactEvent event, void* /*arg*/) {
         case XACT_EVENT_PARALLEL_ABORT:
         case XACT_EVENT_PREPARE:
             context_transaction_ended();
+            forget_recorded_violation();
+            if (event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT) statistics_transaction_ended();
             break;
         default:
             break;
@@ -45,6 +49,7 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subxid, SubTra
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         context_subtransaction_aborted(subxid);
         registry_subtransaction_aborted(subxid);
+        forget_recorded_violation();
     }
 }
 

@@ -262,13 +262,13 @@ tg_as_server_user sed -i "s/^shared_preload_libraries = ''/shared_preload_librar
 restart_server
 launcher_running() {
     for _ in $(seq 50); do
-        [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tenant_guard ledger launcher'")" = 1 ] && echo 1 && return
+        [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tenant_guard launcher'")" = 1 ] && echo 1 && return
         sleep 0.1
     done
     echo 0
 }
 is "$(q -c "SHOW shared_preload_libraries")|$(launcher_running)" "tenant_guard|1" \
-   "restarted with tenant_guard preloaded: the ledger launcher runs again"
+   "restarted with tenant_guard preloaded: the launcher runs again"
 
 is "$(problems tamper_none)|$(problems tamper_none "$digest")|$(problems "$src" "$digest")" "||" \
    "untouched copy and source: verify_audit() finds nothing, also against the saved digest"

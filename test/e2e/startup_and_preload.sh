@@ -11,7 +11,7 @@ tenant=bbbbbbbb-0000-4000-8000-000000000002
 q -c "CREATE EXTENSION tenant_guard; CREATE ROLE tg_app LOGIN;" >/dev/null
 
 out=$(PGOPTIONS="-c tenant_guard.tenant_id=$tenant" q -U tg_app -c "SELECT coalesce(tenant_guard.current_tenant()::text, 'none')")
-like "$out" "permission denied to set parameter" "app role: a startup option cannot carry a tenant (connection refused)"
+like "$out" "FATAL:  tenant_guard.tenant_id can only be set by tenant_guard.set_tenant" "app role: a startup option cannot carry a tenant (connection refused)"
 out=$(PGOPTIONS="-c tenant_guard.tenant_id=$tenant" q -c "SELECT coalesce(tenant_guard.current_tenant()::text, 'none')")
 like "$out" "FATAL:  tenant_guard.tenant_id can only be set by tenant_guard.set_tenant" "superuser: a startup option cannot carry a tenant (connection refused)"
 out=$(q -c "ALTER SYSTEM SET tenant_guard.tenant_id = '$tenant'")

@@ -31,8 +31,10 @@ SELECT ok(NOT (SELECT prosecdef FROM pg_proc WHERE oid = 'tenant_guard.set_tenan
 SELECT function_returns('tenant_guard', 'set_tenant', ARRAY['text', 'boolean', 'uuid'], 'uuid', 'set_tenant() returns uuid');
 SELECT function_returns('tenant_guard', 'current_claims', ARRAY[]::text[], 'jsonb', 'current_claims() returns jsonb');
 
-SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.tenant_id'), 'superuser',
-  'tenant_id: no ordinary role can SET it');
+-- user: so that every attempt, by any role and any route, reaches the check hook that refuses it and
+-- records a security event (a superuser-only setting would be refused earlier, unrecorded).
+SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.tenant_id'), 'user',
+  'tenant_id: every attempt to SET it reaches the check hook');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.jwks_file'), 'sighup',
   'jwks_file: changed by reload only');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.allow_session_context'), 'superuser',

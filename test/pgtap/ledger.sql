@@ -36,8 +36,8 @@ SELECT is((SELECT setting || unit FROM pg_settings WHERE name = 'tenant_guard.au
 SELECT is((SELECT context FROM pg_settings WHERE name = 'tenant_guard.audit_seal_interval'), 'sighup',
   'audit_seal_interval changes on reload');
 SELECT is((SELECT setting FROM pg_settings WHERE name = 'tenant_guard.audit_new_tables'), 'off', 'audit_new_tables is off by default');
-SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'tenant_guard ledger launcher'),
-  'the ledger launcher runs (the library is preloaded)');
+SELECT ok(EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'tenant_guard launcher'),
+  'the launcher runs (the library is preloaded)');
 
 SELECT * FROM finish();
 ROLLBACK;

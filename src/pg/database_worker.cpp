@@ -1,17 +1,21 @@
-// Background sealing of the audit ledger.
+// tenant_guard's background workers: one launcher per cluster, one worker per database.
 //
-// A launcher (static background worker, started with the server when tenant_guard is in
-// shared_preload_libraries) starts one sealer per database: on request from a backend that writes
-// audit entries, and at its own start for every database that allows connections (a sealer in a
-// database without the ledger exits at once). The sealer seals every tenant_guard.audit_seal_interval.
-// A sealer that fails exits; the next audited write asks for a new one. DROP DATABASE stops the
-// database's sealer first (utility hook), as it does for autovacuum.
+// The launcher (a static background worker, started with the server when tenant_guard is in
+// shared_preload_libraries) starts a database's worker at its own start for every database that
+// allows connections (a worker in a database without tenant_guard exits at once), when a backend
+// asks (an audited write, a queued security event), and whenever security events of a database
+// wait with no worker to store them: a worker that was killed is replaced within a second.
+// The database worker stores the database's security events as soon as they are queued, seals the
+// audit ledger every tenant_guard.audit_seal_interval, and deletes security events past
+// tenant_guard.security_events_retention. DROP DATABASE stops the database's worker first (utility
+// hook), as it does for autovacuum.
 //
 // PostgreSQL-style code (background worker API, ereport): no C++ object with a destructor.
-#include "ledger_worker.hpp"
+#include "database_worker.hpp"
 
 #include "ledger.hpp"
 #include "ledger_seal.hpp"
+#include "security_events.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
 
@@ -28,6 +32,7 @@ constexpr int kMaxRequests = 64;
 struct SealerSlot {
     Oid database;
     pid_t pid;
+    Latch* latch;
 };
 
 struct LedgerShared {
@@ -76,6 +81,7 @@ void release_slot(int, Datum) {
     SpinLockAcquire(&shared->mutex);
     shared->sealers[my_slot].pid = 0;
     shared->sealers[my_slot].database = InvalidOid;
+    shared->sealers[my_slot].latch = nullptr;
     SpinLockRelease(&shared->mutex);
     my_slot = -1;
 }
@@ -94,6 +100,7 @@ bool claim_slot() {
     if (free_slot >= 0) {
         shared->sealers[free_slot].database = MyDatabaseId;
         shared->sealers[free_slot].pid = MyProcPid;
+        shared->sealers[free_slot].latch = &MyProc->procLatch;
         my_slot = free_slot;
     }
     SpinLockRelease(&shared->mutex);
@@ -104,10 +111,10 @@ bool claim_slot() {
 
 BackgroundWorkerHandle* start_sealer(Oid database) {
     BackgroundWorker worker = {};
-    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard ledger sealer for database %u", database);
-    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard ledger sealer");
+    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard worker for database %u", database);
+    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard database worker");
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_guard");
-    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_ledger_sealer_main");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_database_worker_main");
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
     worker.bgw_restart_time = BGW_NEVER_RESTART;
@@ -115,7 +122,7 @@ BackgroundWorkerHandle* start_sealer(Oid database) {
     worker.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle* handle;
     if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-        ereport(LOG, (errmsg("tenant_guard: could not start the ledger sealer for database %u", database),
+        ereport(LOG, (errmsg("tenant_guard: could not start the worker for database %u", database),
                       errhint("Raise max_worker_processes.")));
         return nullptr;
     }
@@ -157,18 +164,49 @@ List* connectable_databases() {
     return databases;
 }
 
+// The worker's database has tenant_guard (0.5 or later for security events); checked once, at start.
+struct DatabaseFeatures {
+    bool ledger;
+    bool security_events;
+};
+
+DatabaseFeatures database_features() {
+    DatabaseFeatures features{};
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    features.ledger = ledger_installed();
+    const Oid schema = get_namespace_oid("tenant_guard", true);
+    features.security_events = schema != InvalidOid && get_relname_relid("security_events", schema) != InvalidOid &&
+                               get_extension_oid("tenant_guard", true) != InvalidOid;
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    return features;
+}
+
 void seal_once() {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "sealing the audit ledger");
-    const bool installed = ledger_installed();
-    if (installed) (void)seal_ledger();
+    (void)seal_ledger();
     PopActiveSnapshot();
     CommitTransactionCommand();
     pgstat_report_activity(STATE_IDLE, nullptr);
-    if (!installed) proc_exit(0);
 }
+
+void prune_events_once() {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "pruning security events");
+    (void)prune_security_events();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+void give_back_claimed_events(int, Datum) { release_claimed_events(); }
 
 }  // namespace
 
@@ -185,8 +223,8 @@ void request_ledger_shared_memory() {
 
 void register_ledger_launcher() {
     BackgroundWorker worker = {};
-    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard ledger launcher");
-    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard ledger launcher");
+    snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard launcher");
+    snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard launcher");
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_guard");
     snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_ledger_launcher_main");
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -195,7 +233,30 @@ void register_ledger_launcher() {
     RegisterBackgroundWorker(&worker);
 }
 
-void ensure_ledger_sealer() noexcept {
+bool database_worker_running(Oid database) noexcept {
+    if (shared == nullptr) return false;
+    SpinLockAcquire(&shared->mutex);
+    const bool running = sealer_running(database);
+    SpinLockRelease(&shared->mutex);
+    return running;
+}
+
+void wake_database_worker(Oid database) noexcept {
+    if (shared == nullptr) return;
+    Latch* worker = nullptr;
+    SpinLockAcquire(&shared->mutex);
+    for (const SealerSlot& slot : shared->sealers)
+        if (slot.database == database && slot.pid != 0) worker = slot.latch;
+    Latch* launcher = shared->launcher_latch;
+    SpinLockRelease(&shared->mutex);
+    // No worker: the launcher looks for waiting events every second, sooner when woken.
+    if (worker != nullptr)
+        SetLatch(worker);
+    else if (launcher != nullptr)
+        SetLatch(launcher);
+}
+
+void ensure_database_worker() noexcept {
     if (shared == nullptr || sealer_running(MyDatabaseId)) return;
     const TimestampTz now = GetCurrentTimestamp();
     if (last_request != 0 && now - last_request < 2 * USECS_PER_SEC) return;
@@ -209,7 +270,7 @@ void ensure_ledger_sealer() noexcept {
     if (launcher != nullptr) SetLatch(launcher);
 }
 
-void stop_ledger_sealer(Oid database) {
+void stop_database_worker(Oid database) {
     if (shared == nullptr || database == InvalidOid) return;
     for (int attempt = 0; attempt < 100; attempt++) {
         pid_t pid = 0;
@@ -230,7 +291,7 @@ using namespace tenant_guard::pg;
 extern "C" {
 
 PGDLLEXPORT void tg_ledger_launcher_main(Datum);
-PGDLLEXPORT void tg_ledger_sealer_main(Datum);
+PGDLLEXPORT void tg_database_worker_main(Datum);
 
 void tg_ledger_launcher_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -245,8 +306,10 @@ void tg_ledger_launcher_main(Datum) {
     ListCell* cell;
     foreach (cell, databases) start_sealer_and_settle(lfirst_oid(cell));
 
+    Oid last_started = InvalidOid;
+    TimestampTz last_started_at = 0;
     for (;;) {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 30 * 1000L, PG_WAIT_EXTENSION);
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
@@ -260,11 +323,20 @@ void tg_ledger_launcher_main(Datum) {
         shared->request_count = 0;
         SpinLockRelease(&shared->mutex);
         for (int i = 0; i < count; i++)
-            if (!sealer_running(requests[i])) (void)start_sealer(requests[i]);
+            if (!database_worker_running(requests[i])) (void)start_sealer(requests[i]);
+        // Security events wait and nobody stores them (a worker was killed, or never started):
+        // start one, at most once a second for the same database.
+        const Oid waiting = database_with_unclaimed_events();
+        const TimestampTz now = GetCurrentTimestamp();
+        if (waiting != InvalidOid && (waiting != last_started || now - last_started_at >= USECS_PER_SEC)) {
+            last_started = waiting;
+            last_started_at = now;
+            (void)start_sealer(waiting);
+        }
     }
 }
 
-void tg_ledger_sealer_main(Datum argument) {
+void tg_database_worker_main(Datum argument) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
@@ -276,10 +348,31 @@ void tg_ledger_sealer_main(Datum argument) {
     SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
     if (!claim_slot()) proc_exit(0);
+    before_shmem_exit(give_back_claimed_events, (Datum)0);
+    release_claimed_events();
+    const DatabaseFeatures features = database_features();
+    if (!features.security_events) discard_security_events(MyDatabaseId);
+    if (!features.ledger && !features.security_events) proc_exit(0);
+    TimestampTz next_seal = 0;
+    TimestampTz next_prune = 0;
     for (;;) {
-        seal_once();
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.audit_seal_interval_ms,
-                        PG_WAIT_EXTENSION);
+        if (features.security_events)
+            while (drain_security_events() > 0) CHECK_FOR_INTERRUPTS();
+        TimestampTz now = GetCurrentTimestamp();
+        if (features.ledger && now >= next_seal) {
+            seal_once();
+            next_seal = now + static_cast<TimestampTz>(settings.audit_seal_interval_ms) * 1000;
+        }
+        if (features.security_events && now >= next_prune) {
+            prune_events_once();
+            next_prune = now + 10 * 60 * USECS_PER_SEC;
+        }
+        long timeout_ms = 60 * 1000L;
+        if (features.ledger) {
+            now = GetCurrentTimestamp();
+            timeout_ms = next_seal > now ? static_cast<long>((next_seal - now + 999) / 1000) : 0;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
