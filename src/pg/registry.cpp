@@ -92,6 +92,14 @@ void on_shmem_startup() {
     LWLockRelease(AddinShmemInitLock);
 }
 
+// A shared hash grows past its nominal size while spare shared memory lasts (memory PostgreSQL's
+// own lock tables may need): registry_size is enforced here. Caller holds the lock exclusively.
+RegistryEntry* enter_bounded(const RegistryKey* key) {
+    auto* entry = static_cast<RegistryEntry*>(hash_search(entries, key, HASH_FIND, nullptr));
+    if (entry != nullptr || hash_get_num_entries(entries) >= registry_size) return entry;
+    return static_cast<RegistryEntry*>(hash_search(entries, key, HASH_ENTER_NULL, nullptr));
+}
+
 // ---- this backend's unpublished changes ----
 
 struct PendingChange {
@@ -182,7 +190,7 @@ bool try_load_as_owner(Oid relid) {
         for (uint64 i = 0; i < count; i++) {
             bool is_null;
             RegistryKey key = {MyDatabaseId, *DatumGetUUIDP(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &is_null))};
-            auto* entry = static_cast<RegistryEntry*>(hash_search(entries, &key, HASH_ENTER_NULL, nullptr));
+            auto* entry = enter_bounded(&key);
             if (entry == nullptr) {
                 slot->overflowed = true;
                 break;
@@ -390,7 +398,7 @@ void registry_transaction_ended(bool committed) {
                         hash_search(entries, &key, HASH_REMOVE, nullptr);
                         continue;
                     }
-                    auto* entry = static_cast<RegistryEntry*>(hash_search(entries, &key, HASH_ENTER_NULL, nullptr));
+                    auto* entry = enter_bounded(&key);
                     if (entry == nullptr)
                         slot->overflowed = true;
                     else

@@ -148,8 +148,13 @@ void add_pending_to_shared() {
             memset(&key, 0, sizeof(key));
             key.database = MyDatabaseId;
             key.tenant = add.tenant;
-            bool found;
-            auto* entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_ENTER_NULL, &found));
+            // A shared hash grows past its nominal size while spare shared memory lasts: bound it here.
+            bool found = false;
+            auto* entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_FIND, nullptr));
+            if (entry != nullptr)
+                found = true;
+            else if (hash_get_num_entries(tenants) < tenant_stats_size)
+                entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_ENTER_NULL, &found));
             if (entry == nullptr) {
                 pg_atomic_fetch_add_u64(&shared->counters[static_cast<int>(Counter::kTenantStatsOverflow)], 1);
                 continue;
