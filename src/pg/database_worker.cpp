@@ -272,6 +272,7 @@ void ensure_database_worker() noexcept {
 
 void stop_database_worker(Oid database) {
     if (shared == nullptr || database == InvalidOid) return;
+    discard_security_events(database);  // nobody could store them once the database is gone
     for (int attempt = 0; attempt < 100; attempt++) {
         pid_t pid = 0;
         SpinLockAcquire(&shared->mutex);
@@ -350,12 +351,18 @@ void tg_database_worker_main(Datum argument) {
     if (!claim_slot()) proc_exit(0);
     before_shmem_exit(give_back_claimed_events, (Datum)0);
     release_claimed_events();
-    const DatabaseFeatures features = database_features();
+    DatabaseFeatures features = database_features();
     if (!features.security_events) discard_security_events(MyDatabaseId);
     if (!features.ledger && !features.security_events) proc_exit(0);
     TimestampTz next_seal = 0;
     TimestampTz next_prune = 0;
     for (;;) {
+        // Events for a database whose tenant_guard is older than 0.5: look again (ALTER EXTENSION
+        // UPDATE may have brought the table), else nobody can store them.
+        if (!features.security_events && security_events_pending(MyDatabaseId)) {
+            features = database_features();
+            if (!features.security_events) discard_security_events(MyDatabaseId);
+        }
         if (features.security_events)
             while (drain_security_events() > 0) CHECK_FOR_INTERRUPTS();
         TimestampTz now = GetCurrentTimestamp();

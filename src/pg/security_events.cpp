@@ -199,44 +199,62 @@ bool violation_recorded = false;  // by the innermost statement; outer ones see 
 
 constexpr char kRlsViolationPrefix[] = "new row violates row-level security policy";
 
-// The relation named in a row-level security error ("... for table \"name\""), among candidates.
-Oid violated_table(const ErrorData* error, const Oid* candidates, int count) {
-    const char* marker = error->message ? strstr(error->message, "for table \"") : nullptr;
-    if (marker == nullptr) return InvalidOid;
-    marker += strlen("for table \"");
-    const char* end = strrchr(marker, '"');
-    if (end == nullptr) return InvalidOid;
-    for (int i = 0; i < count; i++) {
-        const char* name = get_rel_name(candidates[i]);
-        if (name != nullptr && strlen(name) == static_cast<size_t>(end - marker) && strncmp(name, marker, end - marker) == 0)
-            return candidates[i];
+// A table tenant_guard protects: its relcache entry (loaded, since the executor just applied its
+// row-level security) holds the isolation policy. No catalog scan while an error is in flight.
+bool relation_is_protected(Oid relid) {
+    Relation relation = RelationIdGetRelation(relid);
+    if (relation == nullptr) return false;
+    bool isolated = false;
+    if (relation->rd_rsdesc != nullptr) {
+        ListCell* cell;
+        foreach (cell, relation->rd_rsdesc->policies) {
+            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
+            if (policy->policy_name != nullptr && strcmp(policy->policy_name, kIsolationPolicyName) == 0) isolated = true;
+        }
     }
-    return InvalidOid;
+    RelationClose(relation);
+    return isolated;
+}
+
+// The protected table a row-level security error is about: the one the (English) message names,
+// else the first protected target of the statement.
+Oid violated_table(const ErrorData* error, const Oid* candidates, int count) {
+    Oid first = InvalidOid;
+    for (int i = 0; i < count; i++) {
+        if (!relation_is_protected(candidates[i])) continue;
+        if (first == InvalidOid) first = candidates[i];
+        const char* name = get_rel_name(candidates[i]);
+        const char* quoted = name ? psprintf("\"%s\"", name) : nullptr;
+        if (quoted != nullptr && error->message != nullptr && strstr(error->message, quoted) != nullptr) return candidates[i];
+    }
+    return first;
 }
 
 // Called in PG_CATCH, with the error on the error stack: reads it, records, and lets it go on.
-void record_if_write_violation(const Oid* candidates, int count) {
-    MemoryContext error_context = MemoryContextSwitchTo(ErrorContext);
+void record_if_write_violation(MemoryContext caller_context, const Oid* candidates, int count) {
+    // The error left us in ErrorContext; the copy must be made elsewhere.
+    MemoryContext error_context = MemoryContextSwitchTo(caller_context);
     ErrorData* error = CopyErrorData();
+    if (error->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE && error->message_id != nullptr &&
+        strncmp(error->message_id, kRlsViolationPrefix, sizeof(kRlsViolationPrefix) - 1) == 0) {
+        const Oid relid = violated_table(error, candidates, count);
+        if (relid != InvalidOid) {
+            const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+            SecurityEventReport event;
+            event.kind = kEventCrossTenantWrite;
+            event.reason = tenant == nullptr ? "write_without_context" : "row_of_another_tenant";
+            event.tenant = tenant;
+            event.tenant_verified = tenant != nullptr;
+            event.subject = context_subject();
+            event.sqlstate = error->sqlerrcode;
+            event.message = error->message;
+            event.object = qualified_relation_name(relid);
+            record_security_event(event);
+            tenant_refused(tenant);
+            violation_recorded = true;
+        }
+    }
     MemoryContextSwitchTo(error_context);
-    if (error->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE || error->message_id == nullptr ||
-        strncmp(error->message_id, kRlsViolationPrefix, sizeof(kRlsViolationPrefix) - 1) != 0)
-        return;
-    const Oid relid = violated_table(error, candidates, count);
-    if (relid == InvalidOid || !read_table_protection(relid).guarded()) return;
-    const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
-    SecurityEventReport event;
-    event.kind = kEventCrossTenantWrite;
-    event.reason = tenant == nullptr ? "write_without_context" : "row_of_another_tenant";
-    event.tenant = tenant;
-    event.tenant_verified = tenant != nullptr;
-    event.subject = context_subject();
-    event.sqlstate = error->sqlerrcode;
-    event.message = error->message;
-    event.object = qualified_relation_name(relid);
-    record_security_event(event);
-    tenant_refused(tenant);
-    violation_recorded = true;
 }
 
 void run_next(QueryDesc* query_desc, ScanDirection direction, uint64 count, bool execute_once) {
@@ -253,6 +271,7 @@ void run_and_record(QueryDesc* query_desc, ScanDirection direction, uint64 count
         return;
     }
     violation_recorded = false;
+    MemoryContext caller_context = CurrentMemoryContext;
     PG_TRY();
     {
         run_next(query_desc, direction, count, execute_once);
@@ -268,7 +287,7 @@ void run_and_record(QueryDesc* query_desc, ScanDirection direction, uint64 count
                 const auto* entry = rt_fetch(lfirst_int(cell), statement->rtable);
                 if (entry->rtekind == RTE_RELATION) candidates[found++] = entry->relid;
             }
-            record_if_write_violation(candidates, found);
+            record_if_write_violation(caller_context, candidates, found);
         }
         PG_RE_THROW();
     }
