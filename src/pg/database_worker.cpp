@@ -41,6 +41,8 @@ struct LedgerShared {
     int request_count;
     Oid requests[kMaxRequests];
     SealerSlot sealers[kMaxSealers];
+    // Databases whose worker found tenant_guard: the launcher keeps a worker running there.
+    Oid kept[kMaxSealers];
 };
 
 LedgerShared* shared = nullptr;
@@ -69,6 +71,22 @@ void request_shared_memory() {
     RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
 }
 #endif
+
+void keep_database(Oid database, bool keep) {
+    SpinLockAcquire(&shared->mutex);
+    int free_index = -1;
+    bool listed = false;
+    for (int i = 0; i < kMaxSealers; i++) {
+        if (shared->kept[i] == database) {
+            listed = true;
+            if (!keep) shared->kept[i] = InvalidOid;
+        } else if (shared->kept[i] == InvalidOid && free_index < 0) {
+            free_index = i;
+        }
+    }
+    if (keep && !listed && free_index >= 0) shared->kept[free_index] = database;
+    SpinLockRelease(&shared->mutex);
+}
 
 bool sealer_running(Oid database) {
     for (const SealerSlot& slot : shared->sealers)
@@ -273,6 +291,7 @@ void ensure_database_worker() noexcept {
 void stop_database_worker(Oid database) {
     if (shared == nullptr || database == InvalidOid) return;
     discard_security_events(database);  // nobody could store them once the database is gone
+    keep_database(database, false);
     for (int attempt = 0; attempt < 100; attempt++) {
         pid_t pid = 0;
         SpinLockAcquire(&shared->mutex);
@@ -307,8 +326,11 @@ void tg_ledger_launcher_main(Datum) {
     ListCell* cell;
     foreach (cell, databases) start_sealer_and_settle(lfirst_oid(cell));
 
-    Oid last_started = InvalidOid;
-    TimestampTz last_started_at = 0;
+    struct RecentStart {
+        Oid database;
+        TimestampTz at;
+    } recent_starts[kMaxSealers] = {};
+    int next_recent = 0;
     for (;;) {
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
@@ -325,14 +347,28 @@ void tg_ledger_launcher_main(Datum) {
         SpinLockRelease(&shared->mutex);
         for (int i = 0; i < count; i++)
             if (!database_worker_running(requests[i])) (void)start_sealer(requests[i]);
-        // Security events wait and nobody stores them (a worker was killed, or never started):
-        // start one, at most once a second for the same database.
-        const Oid waiting = database_with_unclaimed_events();
+        // A database's worker that is gone (killed, or failed) is started again, as is one for a
+        // database whose security events wait with nobody to store them: at most once a second each.
         const TimestampTz now = GetCurrentTimestamp();
-        if (waiting != InvalidOid && (waiting != last_started || now - last_started_at >= USECS_PER_SEC)) {
-            last_started = waiting;
-            last_started_at = now;
-            (void)start_sealer(waiting);
+        Oid wanted[kMaxSealers + 1];
+        int wanted_count = 0;
+        SpinLockAcquire(&shared->mutex);
+        for (Oid database : shared->kept)
+            if (database != InvalidOid && !sealer_running(database)) wanted[wanted_count++] = database;
+        SpinLockRelease(&shared->mutex);
+        const Oid waiting = database_with_unclaimed_events();
+        if (waiting != InvalidOid) wanted[wanted_count++] = waiting;
+        for (int i = 0; i < wanted_count; i++) {
+            int slot = -1;
+            for (int j = 0; j < kMaxSealers && slot < 0; j++)
+                if (recent_starts[j].database == wanted[i]) slot = j;
+            if (slot >= 0 && now - recent_starts[slot].at < USECS_PER_SEC) continue;
+            if (slot < 0) {
+                slot = next_recent;
+                next_recent = (next_recent + 1) % kMaxSealers;
+            }
+            recent_starts[slot] = {wanted[i], now};
+            (void)start_sealer(wanted[i]);
         }
     }
 }
@@ -353,7 +389,9 @@ void tg_database_worker_main(Datum argument) {
     release_claimed_events();
     DatabaseFeatures features = database_features();
     if (!features.security_events) discard_security_events(MyDatabaseId);
-    if (!features.ledger && !features.security_events) proc_exit(0);
+    const bool has_tenant_guard = features.ledger || features.security_events;
+    keep_database(MyDatabaseId, has_tenant_guard);
+    if (!has_tenant_guard) proc_exit(0);
     TimestampTz next_seal = 0;
     TimestampTz next_prune = 0;
     for (;;) {
