@@ -58,7 +58,7 @@ std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::erro
 std::string event_detail_json(const SecurityEventRecord& event) { return dump(detail_object(event)); }
 
 std::string event_log_line(const SecurityEventRecord& event) {
-    // Keys in a fixed order (nlohmann's object sorts them), so log tools and readers see one shape.
+    // nlohmann's object keeps its keys sorted: every line has the same keys in the same (alphabetical) order.
     Json line = Json::object();
     line["occurred_at"] = event.occurred_at;
     line["database"] = event.database;

@@ -121,10 +121,13 @@ const char* client_address() {
 }
 
 // Not every backend that refuses something is in a database with tenant_guard 0.5 (the library is
-// preloaded cluster-wide): only queue events someone will store.
+// preloaded cluster-wide): only queue events someone will store, or a database without the table
+// would fill the cluster's queue.
 bool database_stores_events() {
     if (!IsTransactionState()) return true;  // cannot look; the worker discards what it cannot store
-    return get_extension_oid("tenant_guard", true) != InvalidOid;
+    const Oid schema = get_namespace_oid("tenant_guard", true);
+    return schema != InvalidOid && get_relname_relid("security_events", schema) != InvalidOid &&
+           get_extension_oid("tenant_guard", true) != InvalidOid;
 }
 
 }  // namespace
