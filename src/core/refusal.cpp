@@ -42,6 +42,10 @@ bool refused_after_signature(Refusal reason) noexcept {
         case Refusal::NoKeys:
         case Refusal::BadSignature:
         case Refusal::CriticalHeader:
+        // Signed, but not for us (another issuer or audience sharing the keys), or not a claim set.
+        case Refusal::BadIssuer:
+        case Refusal::BadAudience:
+        case Refusal::InvalidClaims:
             return false;
         default:
             return true;

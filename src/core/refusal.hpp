@@ -38,7 +38,8 @@ const char* refusal_message(Refusal reason) noexcept;
 // A stable snake_case name for the reason: security events' reason column and statistics' counter names.
 const char* refusal_code(Refusal reason) noexcept;
 
-// True for reasons found after the signature verified: the token's claims are then trustworthy.
+// True for reasons found after the signature, issuer and audience checks passed: the token's claims
+// are then trustworthy.
 bool refused_after_signature(Refusal reason) noexcept;
 
 inline constexpr int kRefusalCount = static_cast<int>(Refusal::InvalidClaims) + 1;

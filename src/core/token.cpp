@@ -65,9 +65,8 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
     auto claims = parse_strict_json(claims_json);
     if (!claims || !claims->is_object()) refuse(Refusal::InvalidClaims);
 
-    TokenTimes times{numeric_date(*claims, "exp"), numeric_date(*claims, "nbf"), numeric_date(*claims, "iat")};
-    check_token_times(times, policy, now);
-
+    // Issuer and audience first: a refusal for any later reason then concerns a token meant for us,
+    // whose tenant a security event may attribute as verified (refused_after_signature()).
     if (!policy.issuer.empty()) {
         auto iss = claims->find("iss");
         if (iss == claims->end() || !iss->is_string() || iss->get_ref<const std::string&>() != policy.issuer)
@@ -77,6 +76,9 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
         auto aud = claims->find("aud");
         if (aud == claims->end() || !audience_matches(*aud, policy.audience)) refuse(Refusal::BadAudience);
     }
+
+    TokenTimes times{numeric_date(*claims, "exp"), numeric_date(*claims, "nbf"), numeric_date(*claims, "iat")};
+    check_token_times(times, policy, now);
 
     VerifiedToken result;
     result.times = times;

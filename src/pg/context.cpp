@@ -183,6 +183,10 @@ bool check_context_setting(char** newval, void** extra, GucSource source) {
     const char* requested = *newval;
     if (requested == nullptr || requested[0] == '\0') {
         if (!changing_context_ourselves && source == PGC_S_SESSION && IsTransactionState() && inside_table_statement()) {
+            const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+            record_context_refusal("inside_statement", ERRCODE_FEATURE_NOT_SUPPORTED,
+                                   "the tenant context cannot change inside a statement that writes or reads protected tables",
+                                   tenant, tenant != nullptr, context_subject());
             GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
             GUC_check_errmsg("the tenant context cannot change inside a statement that writes or reads protected tables");
             return false;
@@ -281,6 +285,9 @@ bool reads_tables(const PlannedStmt* statement) {
     return false;
 }
 
+void forget_table_statement(QueryDesc* query_desc);
+void forget_when_memory_goes(void* query_desc) { forget_table_statement(static_cast<QueryDesc*>(query_desc)); }
+
 // Before a query runs (and so before it can start parallel workers, which copy GUC values),
 // replace a revoked context with an empty one.
 void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
@@ -294,10 +301,18 @@ void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
     // Only remembered here (a pointer, no catalog lookup on every statement); whether it writes or
     // reads protected tables is worked out when set_tenant() asks.
     if (!IsParallelWorker() && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0) {
-        if (table_statement_count < kMaxTableStatements)
+        if (table_statement_count < kMaxTableStatements) {
             table_statements[table_statement_count++] = {query_desc, GetCurrentSubTransactionId()};
-        else
+            // A statement whose portal fails (a cursor's FETCH in a rolled-back savepoint) never
+            // reaches ExecutorEnd: forget it when its memory goes, before the pointer dangles.
+            auto* callback = static_cast<MemoryContextCallback*>(
+                MemoryContextAlloc(query_desc->estate->es_query_cxt, sizeof(MemoryContextCallback)));
+            callback->func = forget_when_memory_goes;
+            callback->arg = query_desc;
+            MemoryContextRegisterResetCallback(query_desc->estate->es_query_cxt, callback);
+        } else {
             table_statements_overflowed = true;
+        }
     }
 }
 
@@ -323,11 +338,12 @@ void end_execution(QueryDesc* query_desc) {
 [[noreturn]] void refuse_inside_table_statement(const char* function, bool revoke) {
     {
         const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+        const char* subject = context_subject();
+        if (revoke) revoke_context();
         record_context_refusal("inside_statement", ERRCODE_FEATURE_NOT_SUPPORTED,
                                psprintf("%s() cannot run inside a statement that writes or reads protected tables", function),
-                               tenant, tenant != nullptr, context_subject());
+                               tenant, tenant != nullptr, subject);
     }
-    if (revoke) revoke_context();
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("%s() cannot run inside a statement that writes or reads protected tables", function),
                     errdetail("The tenant context would change while the statement's rows (or an open cursor's) "
@@ -420,9 +436,12 @@ void install_context(const VerifiedContext& verified, bool is_local) {
 
 // The refusal is recorded as a security event (against the context in force, if any) first.
 [[noreturn]] void refuse_and_revoke(int sqlstate, const char* message, const char* reason) {
+    // The context's tenant and subject, taken before the revocation makes them unreachable (the GUC
+    // keeps their memory); revoked before recording, so that nothing can leave the context alive.
     const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
-    record_context_refusal(reason, sqlstate, message, tenant, tenant != nullptr, context_subject());
+    const char* subject = context_subject();
     revoke_context();
+    record_context_refusal(reason, sqlstate, message, tenant, tenant != nullptr, subject);
     ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), errhidestmt(true)));
     pg_unreachable();
 }
@@ -461,6 +480,15 @@ void refuse_nil_tenant(const pg_uuid_t* tenant) {
 }  // namespace
 
 bool tenant_context_active() noexcept { return effective_context() != nullptr; }
+
+void refuse_context_change_inside_statement(const char* what) {
+    if (effective_context() == nullptr || !inside_table_statement()) return;
+    const auto* tenant = static_cast<const pg_uuid_t*>(context_tenant());
+    const char* message = "the tenant context cannot change inside a statement that writes or reads protected tables";
+    record_context_refusal("inside_statement", ERRCODE_FEATURE_NOT_SUPPORTED, message, tenant, true, context_subject());
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("%s", message),
+                    errdetail("%s would clear the context while the statement's rows are read or written.", what)));
+}
 
 const char* context_subject() noexcept {
     const ContextValue* value = effective_context();
@@ -558,8 +586,9 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
     count(Counter::kTokenCacheHits, verification_cache().stats().hits - cache_hits_before);
     count(Counter::kTokenCacheMisses, verification_cache().stats().misses - cache_misses_before);
     if (!verified_ok) {
-        record_token_refusal(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), failure);
+        // Revoke before anything else can fail: a refused token must leave no context behind.
         revoke_context();
+        record_token_refusal(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), failure);
         raise_core_failure(failure);
     }
     refuse_nil_tenant(&verified.tenant);

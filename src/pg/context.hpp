@@ -13,6 +13,9 @@ void revoke_context() noexcept;
 void context_transaction_ended() noexcept;
 void context_subtransaction_aborted(unsigned int subxid) noexcept;
 
+// RESET / RESET ALL / SET ... TO DEFAULT while a statement reads or writes protected tables under a
+// context: refused (and recorded), since the statement's rows or audit entries would lose their tenant.
+void refuse_context_change_inside_statement(const char* what);
 // True while a tenant context is in force.
 bool tenant_context_active() noexcept;
 

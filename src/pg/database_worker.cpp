@@ -18,6 +18,7 @@
 #include "security_events.hpp"
 #include "postgres.hpp"
 #include "settings.hpp"
+#include "statistics.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -161,6 +162,19 @@ void start_sealer_and_settle(Oid database) {
     }
 }
 
+bool database_takes_worker(Oid database) {
+    StartTransactionCommand();
+    HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(database));
+    bool takes = false;
+    if (HeapTupleIsValid(tuple)) {
+        const auto* form = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        takes = form->datallowconn && !form->datistemplate;
+        ReleaseSysCache(tuple);
+    }
+    CommitTransactionCommand();
+    return takes;
+}
+
 // Databases that allow connections, for the launcher's first round.
 List* connectable_databases() {
     List* databases = NIL;
@@ -290,7 +304,6 @@ void ensure_database_worker() noexcept {
 
 void stop_database_worker(Oid database) {
     if (shared == nullptr || database == InvalidOid) return;
-    discard_security_events(database);  // nobody could store them once the database is gone
     keep_database(database, false);
     for (int attempt = 0; attempt < 100; attempt++) {
         pid_t pid = 0;
@@ -298,10 +311,12 @@ void stop_database_worker(Oid database) {
         for (const SealerSlot& slot : shared->sealers)
             if (slot.database == database && slot.pid != 0) pid = slot.pid;
         SpinLockRelease(&shared->mutex);
-        if (pid == 0) return;
+        if (pid == 0) break;
         if (attempt == 0) kill(pid, SIGTERM);
         pg_usleep(50 * 1000L);
     }
+    forget_database_statistics(database);
+    // Its queued security events are discarded by the launcher once the database is gone.
 }
 
 }  // namespace tenant_guard::pg
@@ -359,6 +374,13 @@ void tg_ledger_launcher_main(Datum) {
         const Oid waiting = database_with_unclaimed_events();
         if (waiting != InvalidOid) wanted[wanted_count++] = waiting;
         for (int i = 0; i < wanted_count; i++) {
+            // Never in a template (CREATE DATABASE would find it "being accessed"), nor where
+            // connections are not allowed, nor in a database that is gone: its events are dropped.
+            if (!database_takes_worker(wanted[i])) {
+                keep_database(wanted[i], false);
+                discard_security_events(wanted[i]);
+                continue;
+            }
             int slot = -1;
             for (int j = 0; j < kMaxSealers && slot < 0; j++)
                 if (recent_starts[j].database == wanted[i]) slot = j;
@@ -401,8 +423,18 @@ void tg_database_worker_main(Datum argument) {
             features = database_features();
             if (!features.security_events) discard_security_events(MyDatabaseId);
         }
-        if (features.security_events)
-            while (drain_security_events() > 0) CHECK_FOR_INTERRUPTS();
+        // At most 16 batches (1,024 events) before sealing and pruning get their turn; the latch
+        // brings the worker straight back for the rest.
+        if (features.security_events) {
+            int batches = 0;
+            while (drain_security_events() > 0) {
+                CHECK_FOR_INTERRUPTS();
+                if (++batches == 16) {
+                    SetLatch(MyLatch);
+                    break;
+                }
+            }
+        }
         TimestampTz now = GetCurrentTimestamp();
         if (features.ledger && now >= next_seal) {
             seal_once();

@@ -43,7 +43,7 @@ struct EventSlot {
     char application_name[NAMEDATALEN];
     char client_addr[64];
     char object[2 * NAMEDATALEN + 8];
-    char route[32];
+    char route[48];
     char message[256];
 };
 
@@ -59,6 +59,7 @@ struct EventQueue {
 EventQueue* queue = nullptr;
 int queue_size = 1024;
 int retention_minutes = 90 * 24 * 60;
+int security_events_rate = 100;
 shmem_startup_hook_type previous_startup = nullptr;
 #if PG_VERSION_NUM >= 150000
 shmem_request_hook_type previous_request = nullptr;
@@ -125,9 +126,69 @@ const char* client_address() {
 // would fill the cluster's queue.
 bool database_stores_events() {
     if (!IsTransactionState()) return true;  // cannot look; the worker discards what it cannot store
+    // A template would get a worker, and CREATE DATABASE from it would then fail.
+    HeapTuple database = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+    if (!HeapTupleIsValid(database)) return false;
+    const bool template_database = reinterpret_cast<Form_pg_database>(GETSTRUCT(database))->datistemplate;
+    ReleaseSysCache(database);
+    if (template_database) return false;
     const Oid schema = get_namespace_oid("tenant_guard", true);
     return schema != InvalidOid && get_relname_relid("security_events", schema) != InvalidOid &&
            get_extension_oid("tenant_guard", true) != InvalidOid;
+}
+
+}  // namespace
+
+namespace {
+
+// Per-session rate limit (tenant_guard.security_events_rate): a session that refuses faster than
+// that — a flood, perhaps meant to bury one real attempt — has the excess counted
+// (events_suppressed) and summarised in one event, instead of filling the queue, the table and
+// the log for everyone.
+double rate_tokens = -1;
+TimestampTz rate_refilled_at = 0;
+int64 suppressed_events = 0;
+bool summary_at_exit_registered = false;
+
+void push_event(const SecurityEventReport& event);
+
+SecurityEventReport suppression_summary() {
+    static char message[128];
+    snprintf(message, sizeof(message),
+             "%lld events of this session were not stored (over tenant_guard.security_events_rate)",
+             static_cast<long long>(suppressed_events));
+    SecurityEventReport summary;
+    summary.kind = "events_suppressed";
+    summary.reason = "rate_limit";
+    summary.sqlstate = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+    summary.message = message;
+    return summary;
+}
+
+void summarise_at_exit(int, Datum) {
+    if (suppressed_events > 0 && queue != nullptr) push_event(suppression_summary());
+    suppressed_events = 0;
+}
+
+bool admitted_by_rate_limit() {
+    if (security_events_rate <= 0) return true;
+    const TimestampTz now = GetCurrentTimestamp();
+    const double burst = 10.0 * security_events_rate;
+    if (rate_tokens < 0) rate_tokens = burst;
+    rate_tokens += static_cast<double>(now - rate_refilled_at) / USECS_PER_SEC * security_events_rate;
+    if (rate_tokens > burst) rate_tokens = burst;
+    rate_refilled_at = now;
+    if (rate_tokens >= 1) {
+        rate_tokens -= 1;
+        return true;
+    }
+    suppressed_events++;
+    count(Counter::kEventsSuppressed);
+    if (!summary_at_exit_registered) {
+        before_shmem_exit(summarise_at_exit, (Datum)0);
+        summary_at_exit_registered = true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -136,6 +197,18 @@ void record_security_event(const SecurityEventReport& event) noexcept {
     count_refusal(event.kind, event.reason);
     if (queue == nullptr || MyProc == nullptr || MyDatabaseId == InvalidOid || !IsUnderPostmaster) return;
     if (!database_stores_events()) return;
+    if (!admitted_by_rate_limit()) return;
+    if (suppressed_events > 0) {
+        push_event(suppression_summary());
+        suppressed_events = 0;
+    }
+    push_event(event);
+}
+
+namespace {
+
+void push_event(const SecurityEventReport& event) {
+    const char* address = client_address();  // outside the lock: it may allocate
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     if (queue->free_count == 0) {
         LWLockRelease(queue->lock);
@@ -151,7 +224,11 @@ void record_security_event(const SecurityEventReport& event) noexcept {
             break;
         }
     }
-    Assert(slot != nullptr);
+    if (slot == nullptr) {  // cannot happen while free_count is right; never trust it blindly
+        LWLockRelease(queue->lock);
+        count(Counter::kEventsDropped);
+        return;
+    }
     memset(slot, 0, sizeof(EventSlot));
     slot->sequence = ++queue->next_sequence;
     slot->database = MyDatabaseId;
@@ -168,7 +245,7 @@ void record_security_event(const SecurityEventReport& event) noexcept {
     copy_text(slot->reason, sizeof(slot->reason), event.reason);
     copy_text(slot->subject, sizeof(slot->subject), event.subject);
     copy_text(slot->application_name, sizeof(slot->application_name), application_name);
-    copy_text(slot->client_addr, sizeof(slot->client_addr), client_address());
+    copy_text(slot->client_addr, sizeof(slot->client_addr), address);
     copy_text(slot->object, sizeof(slot->object), event.object);
     copy_text(slot->route, sizeof(slot->route), event.route);
     copy_text(slot->message, sizeof(slot->message), event.message);
@@ -178,6 +255,8 @@ void record_security_event(const SecurityEventReport& event) noexcept {
     count(Counter::kEventsQueued);
     wake_database_worker(MyDatabaseId);
 }
+
+}  // namespace
 
 void record_refusal(const char* kind, const char* reason, int sqlstate, const char* message, const char* object,
                     const char* route) noexcept {
@@ -347,10 +426,12 @@ int claim_events(EventSlot* out, int* indexes) {
 void free_events(const int* indexes, int count) {
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     for (int i = 0; i < count; i++) {
-        queue->slots[indexes[i]].state = kFree;
-        queue->slots[indexes[i]].claimed_by = 0;
+        EventSlot& slot = queue->slots[indexes[i]];
+        if (slot.state != kClaimed || slot.claimed_by != MyProcPid) continue;  // discarded meanwhile
+        slot.state = kFree;
+        slot.claimed_by = 0;
+        queue->free_count++;
     }
-    queue->free_count += count;
     LWLockRelease(queue->lock);
 }
 
@@ -509,8 +590,9 @@ void discard_security_events(Oid database) {
     if (queue == nullptr) return;
     int discarded = 0;
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    // Only events nobody has claimed: a worker storing some frees them itself.
     for (int i = 0; i < queue->capacity; i++)
-        if (queue->slots[i].state != kFree && queue->slots[i].database == database) {
+        if (queue->slots[i].state == kReady && queue->slots[i].database == database) {
             queue->slots[i].state = kFree;
             discarded++;
         }
@@ -539,6 +621,10 @@ void define_security_event_settings() {
                             "How long tenant_guard.security_events keeps an event; 0 keeps them forever.",
                             "The database's background worker deletes older events.", &retention_minutes,
                             90 * 24 * 60, 0, INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("tenant_guard.security_events_rate",
+                            "Security events one session may record per second (bursts of ten times as many); 0: no limit.",
+                            "The excess is counted (events_suppressed) and summarised in one events_suppressed event.",
+                            &security_events_rate, 100, 0, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     if (!process_shared_preload_libraries_in_progress) return;
     DefineCustomIntVariable("tenant_guard.security_events_queue_size",
                             "How many security events the shared queue holds before new ones are dropped.",

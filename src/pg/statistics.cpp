@@ -25,7 +25,7 @@ constexpr int kReasonNameBytes = 64;
 
 const char* const kCounterNames[] = {
     "context_sets",     "context_switches",   "events_queued",       "events_recorded", "events_dropped",
-    "events_discarded", "token_cache_hits",   "token_cache_misses",  "tenant_stats_overflow",
+    "events_discarded", "events_suppressed", "token_cache_hits",   "token_cache_misses",  "tenant_stats_overflow",
 };
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == static_cast<size_t>(Counter::kCount));
 
@@ -35,7 +35,8 @@ struct ReasonCounter {
 };
 
 struct StatisticsShared {
-    LWLock* lock;  // tenant hash: shared to add to an entry, exclusive to insert or remove
+    LWLock* lock;  // tenant hash: shared to look up an entry, exclusive to insert or remove
+    pg_atomic_uint64 removals;  // bumped when entries are removed: backends' cached pointers are stale
     slock_t reasons_mutex;
     int reason_count;
     pg_atomic_uint64 counters[static_cast<int>(Counter::kCount)];
@@ -91,6 +92,7 @@ void on_shmem_startup() {
         shared->lock = &(GetNamedLWLockTranche("tenant_guard_statistics"))->lock;
         SpinLockInit(&shared->reasons_mutex);
         for (auto& counter : shared->counters) pg_atomic_init_u64(&counter, 0);
+        pg_atomic_init_u64(&shared->removals, 0);
         for (auto& reason : shared->reasons) pg_atomic_init_u64(&reason.value, 0);
     }
     HASHCTL info;
@@ -115,59 +117,70 @@ PendingTenant pending[kMaxPendingTenants];
 int pending_count = 0;
 int nesting_level = 0;
 
+// Where this backend's recent tenants live in the shared hash. Entries move only when removed
+// (DROP DATABASE), which bumps `removals`: so after the first lookup a transaction's figures are
+// added with atomics alone, no lock.
+constexpr int kCachedEntries = 16;
+struct CachedEntry {
+    pg_uuid_t tenant;
+    TenantEntry* entry;
+};
+CachedEntry cached[kCachedEntries];
+int cached_count = 0;
+int cached_next = 0;
+uint64 cached_removals = 0;
+
+TenantEntry* find_or_add_entry(const pg_uuid_t* tenant) {
+    for (int i = 0; i < cached_count; i++)
+        if (memcmp(cached[i].tenant.data, tenant->data, UUID_LEN) == 0) return cached[i].entry;
+    TenantKey key;
+    memset(&key, 0, sizeof(key));
+    key.database = MyDatabaseId;
+    key.tenant = *tenant;
+    LWLockAcquire(shared->lock, LW_SHARED);
+    auto* entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_FIND, nullptr));
+    LWLockRelease(shared->lock);
+    if (entry == nullptr) {
+        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+        bool found = false;
+        entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_FIND, nullptr));
+        // A shared hash grows past its nominal size while spare shared memory lasts: bound it here.
+        if (entry == nullptr && hash_get_num_entries(tenants) < tenant_stats_size) {
+            entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_ENTER_NULL, &found));
+            if (entry != nullptr && !found) {
+                for (auto& field : entry->fields) pg_atomic_init_u64(&field, 0);
+                pg_atomic_init_u64(&entry->last_seen, 0);
+            }
+        }
+        LWLockRelease(shared->lock);
+        if (entry == nullptr) return nullptr;
+    }
+    const int slot = cached_count < kCachedEntries ? cached_count++ : cached_next++ % kCachedEntries;
+    cached[slot] = {*tenant, entry};
+    return entry;
+}
+
 void add_pending_to_shared() {
     if (pending_count == 0) return;
     if (tenants == nullptr || MyDatabaseId == InvalidOid) {
         pending_count = 0;
         return;
     }
-    const uint64 now = static_cast<uint64>(GetCurrentTimestamp());
-    LWLockAcquire(shared->lock, LW_SHARED);
-    int missing[kMaxPendingTenants];
-    int missing_count = 0;
+    const uint64 removals = pg_atomic_read_u64(&shared->removals);
+    if (removals != cached_removals) {
+        cached_count = 0;
+        cached_removals = removals;
+    }
+    const auto seen = static_cast<uint64>(GetCurrentStatementStartTimestamp());
     for (int i = 0; i < pending_count; i++) {
-        TenantKey key;
-        memset(&key, 0, sizeof(key));
-        key.database = MyDatabaseId;
-        key.tenant = pending[i].tenant;
-        auto* entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_FIND, nullptr));
+        TenantEntry* entry = find_or_add_entry(&pending[i].tenant);
         if (entry == nullptr) {
-            missing[missing_count++] = i;
+            pg_atomic_fetch_add_u64(&shared->counters[static_cast<int>(Counter::kTenantStatsOverflow)], 1);
             continue;
         }
         for (int f = 0; f < kFieldCount; f++)
             if (pending[i].fields[f] != 0) pg_atomic_fetch_add_u64(&entry->fields[f], pending[i].fields[f]);
-        pg_atomic_write_u64(&entry->last_seen, now);
-    }
-    LWLockRelease(shared->lock);
-    if (missing_count > 0) {
-        LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-        for (int m = 0; m < missing_count; m++) {
-            const PendingTenant& add = pending[missing[m]];
-            TenantKey key;
-            memset(&key, 0, sizeof(key));
-            key.database = MyDatabaseId;
-            key.tenant = add.tenant;
-            // A shared hash grows past its nominal size while spare shared memory lasts: bound it here.
-            bool found = false;
-            auto* entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_FIND, nullptr));
-            if (entry != nullptr)
-                found = true;
-            else if (hash_get_num_entries(tenants) < tenant_stats_size)
-                entry = static_cast<TenantEntry*>(hash_search(tenants, &key, HASH_ENTER_NULL, &found));
-            if (entry == nullptr) {
-                pg_atomic_fetch_add_u64(&shared->counters[static_cast<int>(Counter::kTenantStatsOverflow)], 1);
-                continue;
-            }
-            if (!found) {
-                for (auto& field : entry->fields) pg_atomic_init_u64(&field, 0);
-                pg_atomic_init_u64(&entry->last_seen, 0);
-            }
-            for (int f = 0; f < kFieldCount; f++)
-                if (add.fields[f] != 0) pg_atomic_fetch_add_u64(&entry->fields[f], add.fields[f]);
-            pg_atomic_write_u64(&entry->last_seen, now);
-        }
-        LWLockRelease(shared->lock);
+        pg_atomic_write_u64(&entry->last_seen, seen);
     }
     pending_count = 0;
 }
@@ -221,7 +234,8 @@ void run_with_statistics(QueryDesc* query_desc, ScanDirection direction, uint64 
 
 void finish_with_statistics(QueryDesc* query_desc) {
     instr_time start;
-    const bool top_level = nesting_level == 0 && track_tenant_stats;
+    // ExecutorFinish does real work (AFTER triggers) for writes; a clock read pair saved on reads.
+    const bool top_level = nesting_level == 0 && track_tenant_stats && query_desc->operation != CMD_SELECT;
     if (top_level) INSTR_TIME_SET_CURRENT(start);
     nesting_level++;
     PG_TRY();
@@ -298,6 +312,17 @@ void tenant_refused(const pg_uuid_t* tenant) noexcept {
     pending_for(tenant)->fields[kRefusals]++;
 }
 
+void forget_database_statistics(Oid database) {
+    if (shared == nullptr) return;
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, tenants);
+    for (TenantEntry* entry; (entry = static_cast<TenantEntry*>(hash_seq_search(&scan))) != nullptr;)
+        if (entry->key.database == database) (void)hash_search(tenants, &entry->key, HASH_REMOVE, nullptr);
+    pg_atomic_fetch_add_u64(&shared->removals, 1);
+    LWLockRelease(shared->lock);
+}
+
 void statistics_transaction_ended() noexcept {
     nesting_level = 0;
     add_pending_to_shared();
@@ -363,7 +388,7 @@ Datum tg_stats(PG_FUNCTION_ARGS) {
     LWLockAcquire(shared->lock, LW_SHARED);
     const long tracked = hash_get_num_entries(tenants);
     LWLockRelease(shared->lock);
-    emit("tenant_stats_tenants", static_cast<uint64>(tracked));
+    emit("tenant_stats_tenants", static_cast<uint64>(tracked));  // slots in use, all databases
     emit("tenant_stats_size", static_cast<uint64>(tenant_stats_size));
     PG_RETURN_VOID();
 }
@@ -375,11 +400,16 @@ Datum tg_stats_reset(PG_FUNCTION_ARGS) {
     SpinLockAcquire(&shared->reasons_mutex);
     for (int i = 0; i < shared->reason_count; i++) pg_atomic_write_u64(&shared->reasons[i].value, 0);
     SpinLockRelease(&shared->reasons_mutex);
-    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    // Zeroed in place (entries never move while backends may hold pointers to them); a zeroed
+    // tenant is hidden from the view until it acts again.
+    LWLockAcquire(shared->lock, LW_SHARED);
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, tenants);
-    for (TenantEntry* entry; (entry = static_cast<TenantEntry*>(hash_seq_search(&scan))) != nullptr;)
-        if (entry->key.database == MyDatabaseId) (void)hash_search(tenants, &entry->key, HASH_REMOVE, nullptr);
+    for (TenantEntry* entry; (entry = static_cast<TenantEntry*>(hash_seq_search(&scan))) != nullptr;) {
+        if (entry->key.database != MyDatabaseId) continue;
+        for (auto& field : entry->fields) pg_atomic_write_u64(&field, 0);
+        pg_atomic_write_u64(&entry->last_seen, 0);
+    }
     LWLockRelease(shared->lock);
     PG_RETURN_VOID();
 }
@@ -394,7 +424,7 @@ Datum tg_tenant_stats(PG_FUNCTION_ARGS) {
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, tenants);
     for (TenantEntry* entry; (entry = static_cast<TenantEntry*>(hash_seq_search(&scan))) != nullptr;) {
-        if (entry->key.database != MyDatabaseId) continue;
+        if (entry->key.database != MyDatabaseId || pg_atomic_read_u64(&entry->last_seen) == 0) continue;
         Datum values[10];
         bool nulls[10] = {false};
         auto* tenant = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
@@ -410,7 +440,6 @@ Datum tg_tenant_stats(PG_FUNCTION_ARGS) {
         values[8] = Float8GetDatum(static_cast<double>(pg_atomic_read_u64(&entry->fields[kExecMicros])) / 1000.0);
         const auto last_seen = static_cast<TimestampTz>(pg_atomic_read_u64(&entry->last_seen));
         values[9] = TimestampTzGetDatum(last_seen);
-        nulls[9] = last_seen == 0;
         tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
     }
     LWLockRelease(shared->lock);

@@ -18,6 +18,7 @@ enum class Counter {
     kEventsRecorded,
     kEventsDropped,
     kEventsDiscarded,
+    kEventsSuppressed,
     kTokenCacheHits,
     kTokenCacheMisses,
     kTenantStatsOverflow,
@@ -38,5 +39,6 @@ void define_statistics_settings();
 void request_statistics_shared_memory();  // from _PG_init while preloading
 void install_statistics_hooks();
 void statistics_transaction_ended() noexcept;  // xact.cpp: adds the transaction's figures
+void forget_database_statistics(Oid database);  // DROP DATABASE
 
 }  // namespace tenant_guard::pg

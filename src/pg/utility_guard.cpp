@@ -41,8 +41,17 @@ bool names_context_setting(const char* name) { return name != nullptr && pg_strc
 }
 
 void inspect_variable_set(const VariableSetStmt* stmt) {
-    if (stmt->kind == VAR_RESET_ALL || stmt->kind == VAR_RESET) return;
-    if (names_context_setting(stmt->name)) refuse_manual_context("set_statement", stmt->is_local ? "SET LOCAL" : "SET");
+    // Clearing is allowed, like reset_tenant(), but not under a running statement (a function's RESET).
+    if (stmt->kind == VAR_RESET_ALL) {
+        refuse_context_change_inside_statement("RESET ALL");
+        return;
+    }
+    if (!names_context_setting(stmt->name)) return;
+    if (stmt->kind == VAR_RESET || stmt->kind == VAR_SET_DEFAULT) {
+        refuse_context_change_inside_statement(stmt->kind == VAR_RESET ? "RESET" : "SET ... TO DEFAULT");
+        return;
+    }
+    refuse_manual_context("set_statement", stmt->is_local ? "SET LOCAL" : "SET");
 }
 
 [[noreturn]] void refuse_weakening(const char* action, Oid relid) {

@@ -9,13 +9,15 @@
 #   3. Retention: prune_security_events() deletes rows older than the retention, keeps the rest.
 #   4. The worker killed with SIGKILL: after the crash restart a new worker runs, the stored
 #      events are all still there, and a new refusal is recorded.
-#   5. A full queue (queue_size = 4, the worker blocked on a lock): refusals never wait, what does
+#   5. A flooding session (security_events_rate): what is over its rate is counted and summarised
+#      in one events_suppressed event, not stored one by one.
+#   6. A full queue (queue_size = 4, the worker blocked on a lock): refusals never wait, what does
 #      not fit is dropped and counted, stored + dropped = refusals.
 # Prints TAP; run by scripts/test.sh through prove.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 26
+e2e_begin 29
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 run=$RANDOM                                      # marks this run's forged tokens and subjects
@@ -199,7 +201,31 @@ is "$(q -c "SELECT count(*) || '|' || string_agg(kind || '/' || reason, ',') FRO
       q -c "SELECT count(*) FROM $events")" "1|context_refused/bad_signature|$((stored + 1))" \
    "and the new worker records it"
 
-# --- 5. A full queue: refusals never wait, what does not fit is dropped and counted -------------------
+# --- 5. A flooding session is limited to its rate ---------------------------------------------------
+q -q -c "ALTER SYSTEM SET tenant_guard.security_events_rate = 2" -c "SELECT pg_reload_conf()"
+sleep 0.5
+settle
+IFS='|' read -r queued_before _ <<<"$(counters)"
+suppressed_before=$(q -c "SELECT value FROM tenant_guard.stats WHERE counter = 'events_suppressed'")
+# One session, 200 refusals as fast as it can: a burst of 20 (ten seconds' worth) goes through.
+psql -X -At -U sec_app -v ON_ERROR_STOP=0 -c "DO \$\$ BEGIN FOR i IN 1..200 LOOP BEGIN
+    PERFORM set_config('tenant_guard.tenant_id', '$tenant_a', true); EXCEPTION WHEN insufficient_privilege THEN NULL; END;
+  END LOOP; END \$\$" >/dev/null 2>&1
+settle
+flood_pid_rows=$(q -c "SELECT count(*) FILTER (WHERE reason = 'set_config') || '|' || count(*) FILTER (WHERE kind = 'events_suppressed')
+                         || '|' || coalesce(max(detail->>'message') FILTER (WHERE kind = 'events_suppressed'), '')
+                    FROM $events WHERE role_name = 'sec_app' AND occurred_at > now() - interval '1 minute'
+                      AND (reason = 'set_config' OR kind = 'events_suppressed')")
+IFS='|' read -r flood_stored flood_summaries flood_message <<<"$flood_pid_rows"
+suppressed=$(( $(q -c "SELECT value FROM tenant_guard.stats WHERE counter = 'events_suppressed'") - suppressed_before ))
+is "$((flood_stored >= 20 && flood_stored <= 25))|$((flood_stored + suppressed))" "1|200" \
+   "rate 2/s: about a burst of 20 events stored ($flood_stored), the rest counted as suppressed ($suppressed); together 200"
+is "$flood_summaries" "1" "the session's end leaves one events_suppressed event"
+like "$flood_message" "^$suppressed events of this session were not stored" "which says how many were not stored"
+q -q -c "ALTER SYSTEM RESET tenant_guard.security_events_rate" -c "SELECT pg_reload_conf()"
+sleep 0.5
+
+# --- 6. A full queue: refusals never wait, what does not fit is dropped and counted -------------------
 q -q -c "ALTER SYSTEM SET tenant_guard.security_events_queue_size = 4"
 tg_as_server_user "$TG_PG_BIN/pg_ctl" -D "$TG_DATA" -w -t 60 restart -l "$TG_DIR/server.log" >/dev/null \
     || { tail -20 "$TG_DIR/server.log" | sed 's/^/# /'; echo "Bail out! the server did not restart"; exit 1; }

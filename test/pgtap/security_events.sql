@@ -1,7 +1,7 @@
 -- Security events and statistics as the catalog and a session see them: the table's contract,
 -- who may read what, the settings, and counters that move as refusals happen.
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 
 SELECT columns_are('tenant_guard', 'security_events',
   ARRAY['occurred_at', 'kind', 'reason', 'tenant_id', 'subject', 'role_name', 'application_name', 'client_addr',
@@ -56,6 +56,26 @@ SELECT is((SELECT value FROM tenant_guard.stats WHERE counter = 'refusals.contex
 SELECT lives_ok($$SELECT set_config('tenant_guard.tenant_id', '', true)$$, 'clearing the context by set_config is allowed');
 SELECT is((SELECT value FROM tenant_guard.stats WHERE counter = 'tenant_stats_size'), 10000::bigint,
   'stats reports the size of the tenant statistics');
+
+-- Clearing the context under a running statement (a function's RESET) would leave the statement's
+-- rows and audit entries without their tenant: refused, and recorded.
+CREATE TABLE pgtap_notes (id int, tenant_id uuid, body text);
+SELECT tenant_guard.set_tenant(tenant_guard.sign_token(jsonb_build_object(
+  'tenant_id', 'dddddddd-0000-4000-8000-00000000000d', 'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256'));
+INSERT INTO pgtap_notes (id, body) VALUES (1, 'one');
+CREATE FUNCTION pg_temp.reset_context() RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN RESET tenant_guard.tenant_id; RETURN true; END$$;
+CREATE FUNCTION pg_temp.reset_all() RETURNS boolean LANGUAGE plpgsql AS $$BEGIN RESET ALL; RETURN true; END$$;
+SELECT throws_ok($$DELETE FROM pgtap_notes WHERE pg_temp.reset_context()$$, '0A000',
+  'the tenant context cannot change inside a statement that writes or reads protected tables',
+  'RESET of the context inside a writing statement is refused');
+SELECT throws_ok($$DELETE FROM pgtap_notes WHERE pg_temp.reset_all()$$, '0A000', NULL,
+  'RESET ALL inside a writing statement is refused');
+SELECT is((SELECT value FROM tenant_guard.stats WHERE counter = 'refusals.context_refused.inside_statement')
+          - coalesce((SELECT value FROM before WHERE counter = 'refusals.context_refused.inside_statement'), 0), 2::bigint,
+  'both are recorded');
+SELECT is(tenant_guard.current_tenant(), 'dddddddd-0000-4000-8000-00000000000d'::uuid,
+  'and the context is still in force');
 
 SELECT * FROM finish();
 ROLLBACK;

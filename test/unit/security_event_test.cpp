@@ -105,8 +105,23 @@ TEST(RefusalCodes, SignatureFailuresAreUnverified) {
     EXPECT_FALSE(refused_after_signature(Refusal::BadSignature));
     EXPECT_FALSE(refused_after_signature(Refusal::AlgorithmNone));
     EXPECT_FALSE(refused_after_signature(Refusal::UnknownKey));
+    EXPECT_FALSE(refused_after_signature(Refusal::BadIssuer));
+    EXPECT_FALSE(refused_after_signature(Refusal::BadAudience));
     EXPECT_TRUE(refused_after_signature(Refusal::Expired));
     EXPECT_TRUE(refused_after_signature(Refusal::TenantNotAllowed));
+}
+
+// An expired token from another issuer is refused for its issuer: its tenant is not ours to trust.
+TEST(RefusalCodes, IssuerIsCheckedBeforeTimes) {
+    ClaimPolicy policy;
+    policy.issuer = "https://idp.example/district";
+    try {
+        validate_claims(R"({"iss":"https://idp.example/other","exp":1,"tenant_id":"7a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"})",
+                        policy, 1000000);
+        FAIL() << "accepted";
+    } catch (const TokenRefused& refused) {
+        EXPECT_EQ(refused.reason(), Refusal::BadIssuer);
+    }
 }
 
 }  // namespace
