@@ -17,6 +17,7 @@
 #include "ledger_seal.hpp"
 #include "security_events.hpp"
 #include "postgres.hpp"
+#include "shared_memory.hpp"
 #include "settings.hpp"
 #include "statistics.hpp"
 
@@ -47,31 +48,19 @@ struct LedgerShared {
 };
 
 LedgerShared* shared = nullptr;
-shmem_startup_hook_type previous_shmem_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_shmem_request = nullptr;
-#endif
 TimestampTz last_request = 0;
 int my_slot = -1;
 
+Size ledger_shared_size() { return sizeof(LedgerShared); }
+
 void attach_shared_memory() {
-    if (previous_shmem_startup) previous_shmem_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found;
     shared = static_cast<LedgerShared*>(ShmemInitStruct("tenant_guard ledger", sizeof(LedgerShared), &found));
     if (!found) {
         memset(shared, 0, sizeof(LedgerShared));
         SpinLockInit(&shared->mutex);
     }
-    LWLockRelease(AddinShmemInitLock);
 }
-
-#if PG_VERSION_NUM >= 150000
-void request_shared_memory() {
-    if (previous_shmem_request) previous_shmem_request();
-    RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
-}
-#endif
 
 void keep_database(Oid database, bool keep) {
     SpinLockAcquire(&shared->mutex);
@@ -243,14 +232,7 @@ void give_back_claimed_events(int, Datum) { release_claimed_events(); }
 }  // namespace
 
 void request_ledger_shared_memory() {
-#if PG_VERSION_NUM >= 150000
-    previous_shmem_request = shmem_request_hook;
-    shmem_request_hook = request_shared_memory;
-#else
-    RequestAddinShmemSpace(MAXALIGN(sizeof(LedgerShared)));
-#endif
-    previous_shmem_startup = shmem_startup_hook;
-    shmem_startup_hook = attach_shared_memory;
+    add_shared_memory_part({ledger_shared_size, nullptr, attach_shared_memory});
 }
 
 void register_ledger_launcher() {

@@ -8,7 +8,7 @@ namespace tenant_guard::pg {
 
 // From _PG_init while shared_preload_libraries loads the library.
 void register_ledger_launcher();
-void request_ledger_shared_memory();  // PG < 15: from _PG_init; PG 15+: installs shmem_request_hook
+void request_ledger_shared_memory();  // adds the workers' part (shared_memory.hpp)
 
 // Asks the launcher for a worker in this database, unless one is running. Cheap (no lock when one
 // runs); a no-op when the library was not preloaded.

@@ -7,6 +7,7 @@
 #include "registry.hpp"
 #include "security_events.hpp"
 #include "settings.hpp"
+#include "shared_memory.hpp"
 #include "statistics.hpp"
 #include "utility_guard.hpp"
 #include "verification_cache.hpp"
@@ -34,6 +35,7 @@ void _PG_init(void) {
         request_security_event_shared_memory();
         request_statistics_shared_memory();
         register_ledger_launcher();
+        install_shared_memory_hooks();
     }
     TG_RESERVE_GUC_PREFIX("tenant_guard");
     register_transaction_callbacks();

@@ -17,6 +17,7 @@
 #include "context.hpp"
 #include "ledger.hpp"
 #include "postgres.hpp"
+#include "shared_memory.hpp"
 #include "security_events.hpp"
 #include "settings.hpp"
 #include "statistics.hpp"
@@ -56,28 +57,10 @@ RegistryShared* shared = nullptr;
 HTAB* entries = nullptr;
 bool registry_enabled = false;
 int registry_size = 10000;
-shmem_startup_hook_type previous_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_request = nullptr;
-#endif
 
 Size shared_size() { return MAXALIGN(sizeof(RegistryShared)) + hash_estimate_size(registry_size, sizeof(RegistryEntry)); }
 
-void request_memory() {
-    RequestAddinShmemSpace(shared_size());
-    RequestNamedLWLockTranche("tenant_guard_registry", 1);
-}
-
-#if PG_VERSION_NUM >= 150000
-void on_shmem_request() {
-    if (previous_request) previous_request();
-    request_memory();
-}
-#endif
-
 void on_shmem_startup() {
-    if (previous_startup) previous_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found;
     shared = static_cast<RegistryShared*>(ShmemInitStruct("tenant_guard registry state", sizeof(RegistryShared), &found));
     if (!found) {
@@ -89,7 +72,6 @@ void on_shmem_startup() {
     info.keysize = sizeof(RegistryKey);
     info.entrysize = sizeof(RegistryEntry);
     entries = ShmemInitHash("tenant_guard registry", registry_size, registry_size, &info, HASH_ELEM | HASH_BLOBS);
-    LWLockRelease(AddinShmemInitLock);
 }
 
 // A shared hash grows past its nominal size while spare shared memory lasts (memory PostgreSQL's
@@ -318,14 +300,7 @@ void define_registry_settings() {
 }
 
 void request_registry_shared_memory() {
-#if PG_VERSION_NUM >= 150000
-    previous_request = shmem_request_hook;
-    shmem_request_hook = on_shmem_request;
-#else
-    request_memory();
-#endif
-    previous_startup = shmem_startup_hook;
-    shmem_startup_hook = on_shmem_startup;
+    add_shared_memory_part({shared_size, "tenant_guard_registry", on_shmem_startup});
 }
 
 TenantStatus registry_status(const pg_uuid_t* tenant) { return lookup(tenant); }

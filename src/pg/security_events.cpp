@@ -14,6 +14,7 @@
 #include "context.hpp"
 #include "database_worker.hpp"
 #include "postgres.hpp"
+#include "shared_memory.hpp"
 #include "protection.hpp"
 #include "statistics.hpp"
 
@@ -60,29 +61,11 @@ EventQueue* queue = nullptr;
 int queue_size = 1024;
 int retention_minutes = 90 * 24 * 60;
 int security_events_rate = 100;
-shmem_startup_hook_type previous_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_request = nullptr;
-#endif
 ExecutorRun_hook_type previous_run = nullptr;
 
 Size queue_bytes() { return add_size(offsetof(EventQueue, slots), mul_size(sizeof(EventSlot), queue_size)); }
 
-void request_memory() {
-    RequestAddinShmemSpace(MAXALIGN(queue_bytes()));
-    RequestNamedLWLockTranche("tenant_guard_security_events", 1);
-}
-
-#if PG_VERSION_NUM >= 150000
-void on_shmem_request() {
-    if (previous_request) previous_request();
-    request_memory();
-}
-#endif
-
 void on_shmem_startup() {
-    if (previous_startup) previous_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found;
     queue = static_cast<EventQueue*>(ShmemInitStruct("tenant_guard security events", queue_bytes(), &found));
     if (!found) {
@@ -91,7 +74,6 @@ void on_shmem_startup() {
         queue->capacity = queue_size;
         queue->free_count = queue_size;
     }
-    LWLockRelease(AddinShmemInitLock);
 }
 
 void copy_text(char* target, size_t size, const char* source) {
@@ -633,14 +615,7 @@ void define_security_event_settings() {
 }
 
 void request_security_event_shared_memory() {
-#if PG_VERSION_NUM >= 150000
-    previous_request = shmem_request_hook;
-    shmem_request_hook = on_shmem_request;
-#else
-    request_memory();
-#endif
-    previous_startup = shmem_startup_hook;
-    shmem_startup_hook = on_shmem_startup;
+    add_shared_memory_part({queue_bytes, "tenant_guard_security_events", on_shmem_startup});
 }
 
 }  // namespace tenant_guard::pg

@@ -13,6 +13,7 @@
 
 #include "context.hpp"
 #include "postgres.hpp"
+#include "shared_memory.hpp"
 
 #include <cstring>
 
@@ -60,31 +61,13 @@ StatisticsShared* shared = nullptr;
 HTAB* tenants = nullptr;
 int tenant_stats_size = 10000;
 bool track_tenant_stats = true;
-shmem_startup_hook_type previous_startup = nullptr;
-#if PG_VERSION_NUM >= 150000
-shmem_request_hook_type previous_request = nullptr;
-#endif
 ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 ExecutorEnd_hook_type previous_end = nullptr;
 
 Size shared_size() { return MAXALIGN(sizeof(StatisticsShared)) + hash_estimate_size(tenant_stats_size, sizeof(TenantEntry)); }
 
-void request_memory() {
-    RequestAddinShmemSpace(shared_size());
-    RequestNamedLWLockTranche("tenant_guard_statistics", 1);
-}
-
-#if PG_VERSION_NUM >= 150000
-void on_shmem_request() {
-    if (previous_request) previous_request();
-    request_memory();
-}
-#endif
-
 void on_shmem_startup() {
-    if (previous_startup) previous_startup();
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found;
     shared = static_cast<StatisticsShared*>(ShmemInitStruct("tenant_guard statistics", sizeof(StatisticsShared), &found));
     if (!found) {
@@ -101,7 +84,6 @@ void on_shmem_startup() {
     info.entrysize = sizeof(TenantEntry);
     tenants = ShmemInitHash("tenant_guard tenant statistics", tenant_stats_size, tenant_stats_size, &info,
                             HASH_ELEM | HASH_BLOBS);
-    LWLockRelease(AddinShmemInitLock);
 }
 
 // ---- this backend's transaction ----
@@ -340,14 +322,7 @@ void define_statistics_settings() {
 }
 
 void request_statistics_shared_memory() {
-#if PG_VERSION_NUM >= 150000
-    previous_request = shmem_request_hook;
-    shmem_request_hook = on_shmem_request;
-#else
-    request_memory();
-#endif
-    previous_startup = shmem_startup_hook;
-    shmem_startup_hook = on_shmem_startup;
+    add_shared_memory_part({shared_size, "tenant_guard_statistics", on_shmem_startup});
 }
 
 void install_statistics_hooks() {
