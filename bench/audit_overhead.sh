@@ -34,27 +34,15 @@
 # Writes bench/results/audit.md (OUT=file.md to write elsewhere; with PERF=1 also audit-perf.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source bench/lib/common.sh
+bench_start
 duration=${DURATION:-5}
 rounds=${ROUNDS:-5}
 rows_per_tenant=${ROWS_PER_TENANT:-1000}
-results=$root/bench/results
 report_file=${OUT:-$results/audit.md}
-load_before=$(cut -d" " -f1-3 /proc/loadavg)
-started=$(date -u '+%F %H:%M UTC')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain -- src 2>/dev/null)" ] && commit="$commit (src/ has uncommitted changes)"
-mkdir -p "$results"
 
-source test/lib/cluster.sh
-[ -f "$(pg_config --pkglibdir)/tenant_guard.so" ] || make -s install >/dev/null
-so_installed=$(date -u -r "$(pg_config --pkglibdir)/tenant_guard.so" '+%F %H:%M UTC')
-TG_MAX_CONNECTIONS=40 tg_cluster_start >/dev/null
-trap tg_cluster_stop EXIT
-work=$TG_DIR/bench
-mkdir -p "$work"; chmod 777 "$work"
-
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d bench "$@"; }
+bench_library
+bench_cluster_start 40
 # FSYNC=on: commits wait for the disk, as in production (the test cluster runs with fsync = off).
 fsync=${FSYNC:-off}
 if [ "$fsync" = on ]; then
@@ -174,6 +162,7 @@ done
 read -r size0 entries0 blocks_size0 measure_start <<<"$(q -c "SELECT pg_total_relation_size('tenant_guard.audit_log') || ' ' ||
     (SELECT count(*) FROM tenant_guard.audit_log) || ' ' || pg_total_relation_size('tenant_guard.audit_blocks') || ' ' ||
     extract(epoch FROM clock_timestamp())")"
+# shellcheck disable=SC2034  # wal: read by cell_wal, through round_median
 declare -A tps wal
 echo "running: ${#shapes[@]} shapes x ${#ops[@]} writes x ${#variants[@]} variants x $rounds rounds x ${duration}s ..."
 for round in $(seq "$rounds"); do
@@ -189,7 +178,7 @@ for round in $(seq "$rounds"); do
         done
     done
     echo "  round $round (${SECONDS}s): $(for s in "${shapes[@]}"; do for op in "${ops[@]}"; do
-        printf '%s %s %.2f; ' "$s" "$op" "$(awk -v a="${tps[audited-$op-$s-$round]}" -v p="${tps[plain-$op-$s-$round]}" 'BEGIN {print a / p}')"; done; done)"
+        printf '%s %s %.2f; ' "$s" "$op" "$(tps_ratio "audited-$op-$s-$round" "plain-$op-$s-$round")"; done; done)"
 done
 
 # --- Ledger: wait for the sealer, then lag and size ---------------------------------------------
@@ -237,8 +226,9 @@ fi
 # most specific of a list of functions on its stack (inside tg_audit_trigger, or not), and the
 # named symbols are listed by inclusive time.
 classify_samples() {  # stdin: perf script -F tid,ip,sym
-    python3 -c '
+    perf_python -c '
 import sys, collections
+from perf_stacks import read_samples
 inside = [("read_table_protection", "read_table_protection (pg_policy + pg_depend scans)"),
           ("EVP_Digest", "SHA-256 of the entry"), ("entry_hash", "canonical encoding of the entry"),
           ("jsonb_in", "jsonb_in (row JSON text to jsonb)"), ("jsonb_out", "jsonb_out (jsonb to text, for the hash)"),
@@ -252,17 +242,7 @@ outside = [("AfterTrigger", "after-trigger queue"), ("XLogFlush", "commit: WAL w
            ("heap_insert", "table: heap insert"), ("heap_update", "table: heap update"),
            ("standard_ExecutorStart", "statement: executor start"), ("standard_ExecutorRun", "statement: executor run, other"),
            ("PortalRun", "statement: other")]
-samples, frames = [], None
-for line in sys.stdin:
-    if not line.strip():
-        if frames is not None: samples.append(frames)
-        frames = None
-    elif not line.startswith("\t"):
-        frames = []
-    elif frames is not None:
-        parts = line.split(None, 1)
-        frames.append(parts[1].strip() if len(parts) > 1 else "?")
-if frames: samples.append(frames)
+samples = read_samples(sys.stdin)
 counts = collections.Counter()
 for stack in samples:
     names = [f for f in stack]
@@ -294,13 +274,7 @@ if [ "${PERF:-0}" = 1 ]; then
         pgbench $(pgbench_args 8w-1t) -T $((duration + 4)) -f "$work/audited-$op.sql" bench >"$work/perf-pgbench.log" 2>&1 &
         bench_pid=$!
         sleep 2
-        backends=$(q -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'bench_app' AND datname = 'bench'")
-        # Stopped by SIGINT (perf record -p with a workload command signals this script's process group).
-        perf record --call-graph dwarf,8192 -F 499 -p "$backends" -o "$work/perf-$op.data" >"$work/perf-record.log" 2>&1 &
-        perf_pid=$!
-        sleep "$duration"
-        kill -INT "$perf_pid" 2>/dev/null || true
-        wait "$perf_pid" || cat "$work/perf-record.log" >&2
+        perf_record_backends bench_app "$work/perf-$op.data" 499 || cat "$work/perf-record.log" >&2
         wait "$bench_pid"
         {
             echo "## audited $op, 8w-1t ($(grep -oE 'tps = [0-9.]+' "$work/perf-pgbench.log" | head -1)), ${duration}s"
@@ -310,9 +284,7 @@ if [ "${PERF:-0}" = 1 ]; then
                 cat "$work/perf-script.log" >&2
             classify_samples < "$work/perf-$op.txt"
             echo
-            echo "Named symbols by inclusive time (children):"
-            perf report -i "$work/perf-$op.data" --children --sort symbol --stdio -g none 2>/dev/null |
-                grep -E '^ +[0-9]' | grep -v '0x0000' | head -60 | cut -c1-100 || true
+            perf_top_symbols "$work/perf-$op.data" 60 100
             echo '```'
             echo
         } >> "${report_file%.md}-perf.md"
@@ -320,10 +292,8 @@ if [ "${PERF:-0}" = 1 ]; then
 fi
 
 # --- Report -----------------------------------------------------------------------------------
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cell_tps() { for r in $(seq "$rounds"); do echo "${tps[$1-$r]}"; done | median; }
-cell_wal() { for r in $(seq "$rounds"); do echo "${wal[$1-$r]}"; done | median; }
-ratios() { for r in $(seq "$rounds"); do awk -v a="${tps[audited-$1-$r]}" -v p="${tps[plain-$1-$r]}" 'BEGIN {print a / p}'; done; }
+cell_wal() { round_median wal "$1"; }
+ratios() { round_ratios "audited-$1" "plain-$1"; }
 lag_field() { awk -v s="$1" -v f="$2" '$1 == s {print $f}' "$work/lag.txt"; }
 entries=$((entries1 - entries0))
 goal_ratios=$(for op in "${ops[@]}"; do printf '%s %.3f, ' "$op" "$(ratios "$op-8w-1t" | median)"; done)
@@ -332,8 +302,8 @@ goal_lag=$(lag_field 8w-1t 5)
 {
     echo "# Audit ledger overhead"
     echo
-    echo "Run of $started on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
-    echo "shared and noisy (load average before the run: $load_before), PostgreSQL $(pg_config --version | awk '{print $2}'),"
+    echo "Run of $started on $(machine),"
+    echo "shared and noisy (load average before the run: $load_before), PostgreSQL $(pg_version),"
     echo "fsync = $(psql -X -At -c 'SHOW fsync'), default tenant_guard.audit_seal_interval (1 s); pgbench on the same machine."
     echo "Repository at commit $commit; tenant_guard.so installed $so_installed."
     echo

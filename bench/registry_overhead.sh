@@ -27,74 +27,13 @@
 # Writes bench/results/registry.md (OUT=file.md to write elsewhere; with PERF=1 also registry-perf.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source bench/lib/students.sh
 duration=${DURATION:-5}
 rounds=${ROUNDS:-5}
-clients=${CLIENTS:-2}
-tenants=100
-rows_per_tenant=${ROWS_PER_TENANT:-1000}
-rows=$((tenants * rows_per_tenant))
-results=$root/bench/results
-report_file=${OUT:-$results/registry.md}
-load_before=$(cut -d" " -f1-3 /proc/loadavg)
-started=$(date -u '+%F %H:%M UTC')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain -- src 2>/dev/null)" ] && commit="$commit (src/ has uncommitted changes)"
-mkdir -p "$results"
-
-source test/lib/cluster.sh
-[ -f "$(pg_config --pkglibdir)/tenant_guard.so" ] || make -s install >/dev/null
-so_file=$(pg_config --pkglibdir)/tenant_guard.so
-so_installed=$(date -u -r "$so_file" '+%F %H:%M UTC')
-so_sum=$(sha256sum "$so_file" | cut -c1-12)
-so_stat=$(stat -c '%i %s %Y' "$so_file")
-# Others may reinstall the library while this runs (a shared machine): new connections would then
-# load another build, and the results would mix two. Checked before every cell; the run stops.
-check_library() {
-    [ "$(stat -c '%i %s %Y' "$so_file")" = "$so_stat" ] && return 0
-    echo "$so_file was reinstalled during the run ($(date -u -r "$so_file" '+%F %H:%M:%S UTC')): the results would mix two builds; run again" >&2
-    exit 1
-}
-TG_MAX_CONNECTIONS=40 tg_cluster_start >/dev/null
-trap tg_cluster_stop EXIT
-work=$TG_DIR/bench
-mkdir -p "$work"; chmod 777 "$work"
-
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d bench "$@"; }
+students_start registry
+bench_cluster_start 40
 createdb bench
-
-echo "setting up ($tenants tenants x $rows_per_tenant rows) ..."
-q >/dev/null <<SQL
-CREATE EXTENSION tenant_guard;
-CREATE ROLE bench_app LOGIN;
--- Districts 0-99, registered in the tenant registry (active).
-CREATE TABLE bench_tokens (district int PRIMARY KEY, tenant uuid NOT NULL, token text NOT NULL);
-INSERT INTO bench_tokens
-SELECT i, tenant_guard.create_tenant('d' || i, 'District ' || i), '' FROM generate_series(0, $tenants - 1) i;
-UPDATE bench_tokens SET token = tenant_guard.sign_token(jsonb_build_object('tenant_id', tenant, 'sub', 'bench',
-                                    'exp', extract(epoch FROM now())::bigint + 3600), 'district-hs256');
-GRANT SELECT ON bench_tokens TO bench_app;
--- Protected automatically (tenant_id uuid): forced RLS, policies, column default. The index is the
--- seed's own, leading with tenant_id, so no automatic one.
-SET tenant_guard.auto_index = off;
-CREATE TABLE students (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL,
-                       name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
--- Row id belongs to district id % 100.
-INSERT INTO students (id, tenant_id, name, created_at) OVERRIDING SYSTEM VALUE
-SELECT i, t.tenant, 'student ' || i, timestamptz '2020-01-01' + i * interval '5 minutes'
-  FROM generate_series(1, $rows) i JOIN bench_tokens t ON t.district = i % $tenants;
-SELECT setval(pg_get_serial_sequence('students', 'id'), $rows);
-CREATE INDEX ON students (tenant_id, created_at);
--- No background vacuum in the middle of a measurement; the insert cells clean up after themselves.
-ALTER TABLE students SET (autovacuum_enabled = off);
-VACUUM ANALYZE students;
-GRANT SELECT, INSERT ON students TO bench_app;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bench_app;
-SQL
-[ "$(q -c "SELECT count(*) FROM tenant_guard.protected_tables WHERE table_name = 'students'::regclass AND protected")" = 1 ] ||
-    { echo "students is not protected by tenant_guard" >&2; exit 1; }
-[ "$(q -c "SELECT count(*) FROM tenant_guard.tenants WHERE status = 'active'")" = $tenants ] ||
-    { echo "expected $tenants active tenants in tenant_guard.tenants" >&2; exit 1; }
+students_setup "CREATE ROLE bench_app LOGIN;"
 
 # --- The switch -------------------------------------------------------------------------------
 current_registry=""
@@ -112,24 +51,10 @@ set_registry() {  # $1 on|off; returns once a new connection of the application 
 }
 
 # --- pgbench scripts -------------------------------------------------------------------------
-# Each client looks up its district's token once (pgbench keeps a client's variables from one
-# transaction to the next; -D ready=0 starts them).
-prologue='\set district :client_id % 100
-\if :ready = 0
-SELECT tenant, token FROM bench_tokens WHERE district = :district \gset
-CONTEXT
-\set ready 1
-\endif'
-session_prologue=${prologue/CONTEXT/SELECT tenant_guard.set_tenant(:token, false);}
-top50="SELECT id, name, created_at FROM students ORDER BY created_at DESC LIMIT 50;"
-{ echo "$session_prologue"; echo "$top50"; } > "$work/top50.sql"
-{ echo "$session_prologue"; echo "\\set id :district + $tenants * random(1, $((rows_per_tenant - 1)))"
-  echo "SELECT id, name FROM students WHERE id = :id;"; } > "$work/point.sql"
-{ echo "$session_prologue"; echo "INSERT INTO students (name) VALUES ('new student');"; } > "$work/insert.sql"
-{ echo "${prologue/CONTEXT/}"; echo "BEGIN;"; echo "SELECT tenant_guard.set_tenant(:token, true);"
-  echo "$top50"; echo "COMMIT;"; } > "$work/switch.sql"
+students_shape_scripts
 shapes=(top50 point insert switch)
 variants=(off on)
+variant_role=([off]=bench_app [on]=bench_app)
 
 # --- Checks: the switch bites, the shapes do what they should (and warm up) ---------------------
 echo "checking (${SECONDS}s) ..."
@@ -168,50 +93,11 @@ SQL
 )
     [ "$(tr '\n' ' ' <<<"$got")" = "$(q -c "SELECT tenant FROM bench_tokens WHERE district = 7") 50 1 0 " ] ||
         { echo "registry $v: unexpected results for district 7: $got" >&2; exit 1; }
-    for s in "${shapes[@]}"; do
-        pgbench -n -M prepared -U bench_app -D ready=0 -c "$clients" -j 2 -t 200 -f "$work/$s.sql" bench >"$work/check.log" 2>&1 ||
-            { echo "registry $v: pgbench $s failed" >&2; cat "$work/check.log" >&2; exit 1; }
-        grep -q 'aborted' "$work/check.log" && { echo "registry $v: pgbench $s aborted" >&2; cat "$work/check.log" >&2; exit 1; }
-    done
-    [ "$(q -c "SELECT count(*) FROM students WHERE id > $rows AND tenant_id IN (SELECT tenant FROM bench_tokens WHERE district < $clients)")" = $((200 * clients)) ] ||
-        { echo "registry $v: the insert check did not add $((200 * clients)) rows of the clients' tenants" >&2; exit 1; }
-    q -c "DELETE FROM students WHERE id > $rows" -c "VACUUM ANALYZE students"
+    students_check_shapes "registry $v" bench_app
 done
 
 # --- Rounds -----------------------------------------------------------------------------------
-# One timed run; prints tps.
-run_cell() {  # $1 shape
-    local out
-    out=$(pgbench -n -M prepared -U bench_app -D ready=0 -c "$clients" -j 2 -T "$duration" -f "$work/$1.sql" bench 2>&1) ||
-        { echo "pgbench $1 failed:" >&2; echo "$out" >&2; exit 1; }
-    grep -q 'aborted' <<<"$out" && { echo "pgbench $1 aborted:" >&2; echo "$out" >&2; exit 1; }
-    grep -oE 'tps = [0-9.]+' <<<"$out" | head -1 | awk '{print $3}'
-}
-declare -A tps
-echo "running: ${#shapes[@]} shapes x ${#variants[@]} variants x $rounds rounds x ${duration}s, $clients clients (${SECONDS}s) ..."
-for round in $(seq "$rounds"); do
-    for i in "${!shapes[@]}"; do
-        s=${shapes[$i]}
-        # Alternate which variant goes first (by round, and by shape within a round, so that one
-        # switch of the setting serves two adjacent cells).
-        order=(off on)
-        (( (round + i) % 2 == 0 )) && order=(on off)
-        for v in "${order[@]}"; do
-            check_library
-            set_registry "$v"
-            # Each insert cell starts right after a checkpoint, so that neither variant gets the
-            # timed checkpoint or the full-page writes after it.
-            [ "$s" = insert ] && q -c "CHECKPOINT"
-            tps[$s-$v-$round]=$(run_cell "$s")
-            # Keep the table the same size for every cell.
-            [ "$s" = insert ] && q -c "DELETE FROM students WHERE id > $rows" -c "VACUUM students"
-        done
-    done
-    echo "  round $round (${SECONDS}s): $(for s in "${shapes[@]}"; do
-        printf '%s %.3f; ' "$s" "$(awk -v a="${tps[$s-on-$round]}" -v b="${tps[$s-off-$round]}" 'BEGIN {print a / b}')"; done)"
-done
-check_library
-load_after=$(cut -d" " -f1-3 /proc/loadavg)
+students_rounds set_registry
 
 # --- Optional profile ---------------------------------------------------------------------------
 # An extra run per variant of each of PERF_SHAPES (default: point, the shortest transaction with a
@@ -232,41 +118,21 @@ if [ "${PERF:-0}" = 1 ]; then
         echo "profiling $ps, registry $v ..."
         check_library
         set_registry "$v"
-        pgbench -n -M prepared -U bench_app -D ready=0 -c "$clients" -j 2 -T $((duration + 3)) -f "$work/$ps.sql" bench \
-            >"$work/perf-pgbench.log" 2>&1 &
-        bench_pid=$!
-        sleep 1.5
-        backends=$(q -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'bench_app' AND datname = 'bench'")
-        perf record --call-graph dwarf,8192 -F 999 -p "$backends" -o "$work/perf-$ps-$v.data" >"$work/perf-record.log" 2>&1 &
-        perf_pid=$!
-        sleep "$duration"
-        kill -INT "$perf_pid" 2>/dev/null || true
-        wait "$perf_pid" || true   # perf exits non-zero after SIGINT
-        [ -s "$work/perf-$ps-$v.data" ] || { echo "perf record failed:" >&2; cat "$work/perf-record.log" >&2; exit 1; }
-        wait "$bench_pid"
+        students_profile_cell "$ps" "$v"
         {
             echo "## $ps, registry $v ($(grep -oE 'tps = [0-9.]+' "$work/perf-pgbench.log" | head -1)), ${duration}s"
             echo
             echo '```'
-            perf script -i "$work/perf-$ps-$v.data" -F tid,ip,sym 2>/dev/null | python3 -c '
+            perf script -i "$work/perf-$ps-$v.data" -F tid,ip,sym 2>/dev/null | perf_python -c '
 import sys
+from perf_stacks import read_samples, busy_count
 marks = ["check_context_tenant", "refuse_unless_active", "registry_status", "lookup", "tenants_relid",
          "try_load", "read_status_from_table", "LWLockAcquire", "LWLockRelease", "hash_search",
          "get_namespace_oid", "get_relname_relid", "GetCurrentStatementStartTimestamp"]
-samples, frames = [], None
-for line in sys.stdin:
-    if not line.strip():
-        if frames is not None: samples.append(frames)
-        frames = None
-    elif not line.startswith("\t"):
-        frames = []
-    elif frames is not None:
-        parts = line.split(None, 1)
-        frames.append(parts[1].strip() if len(parts) > 1 else "?")
-if frames: samples.append(frames)
+samples = read_samples(sys.stdin)
 total = max(len(samples), 1)
 registry = [s for s in samples if any("check_context_tenant" in f or "refuse_unless_active" in f for f in s)]
-busy = max(sum(1 for s in samples if not any("WaitEventSetWait" in f for f in s)), 1)
+busy = busy_count(samples)
 print("%d samples, %d of them busy (not waiting for the client in WaitEventSetWait)" % (len(samples), busy))
 open(sys.argv[1], "w").write("%.2f%% of the busy samples (%.2f%% of all)" % (100.0 * len(registry) / busy, 100.0 * len(registry) / total))
 print("with check_context_tenant or refuse_unless_active on the stack: %.2f%% of all samples, %.2f%% of the busy ones"
@@ -276,9 +142,7 @@ for m in marks[2:]:
     if n: print("  %6.2f%%  ... of which %s on the stack" % (100.0 * n / total, m))
 ' "$work/perf-$ps-$v.share"
             echo
-            echo "Named symbols by inclusive time (children):"
-            perf report -i "$work/perf-$ps-$v.data" --children --sort symbol --stdio -g none 2>/dev/null |
-                grep -E '^ +[0-9]' | grep -v '0x0000' | head -40 | cut -c1-110 || true
+            perf_top_symbols "$work/perf-$ps-$v.data" 40 110
             echo '```'
             echo
         } >> "$perf_file"
@@ -288,17 +152,10 @@ fi
 check_library
 
 # --- Report -----------------------------------------------------------------------------------
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cell_tps() { for r in $(seq "$rounds"); do echo "${tps[$1-$r]}"; done | median; }
-ratios() { for r in $(seq "$rounds"); do awk -v a="${tps[$1-on-$r]}" -v b="${tps[$1-off-$r]}" 'BEGIN {print a / b}'; done; }
-worst=$(for s in "${shapes[@]}"; do ratios "$s" | median; done | sort -n | head -1)
 {
     echo "# Tenant registry overhead (tenant_guard.registry = on vs off)"
     echo
-    echo "Run of $started on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
-    echo "shared and noisy (load average before the run: $load_before, after: $load_after), PostgreSQL"
-    echo "$(pg_config --version | awk '{print $2}'), fsync = off; pgbench on the same machine."
-    echo "Repository at commit $commit; tenant_guard.so installed $so_installed (sha256 $so_sum...,"
+    report_run
     echo "unchanged during the run)."
     echo
     echo "Method: \`bench/registry_overhead.sh\`. One table students (id bigint identity primary key,"
@@ -315,19 +172,8 @@ worst=$(for s in "${shapes[@]}"; do ratios "$s" | median; done | sort -n | head 
     echo "Before the rounds the script checks that the setting bites (an unregistered tenant's token is"
     echo "accepted off and refused on; a suspension stops an open session at its next statement)."
     echo
-    echo "| shape | off tps | on tps | on / off | per-round on / off |"
-    echo "|---|---|---|---|---|"
-    for s in "${shapes[@]}"; do
-        printf '| %s | %.0f | %.0f | **%.3f** (%.2f-%.2f) | %s |\n' "$s" "$(cell_tps "$s-off")" "$(cell_tps "$s-on")" \
-            "$(ratios "$s" | median)" "$(ratios "$s" | sort -n | head -1)" "$(ratios "$s" | sort -n | tail -1)" \
-            "$(ratios "$s" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}')"
-    done
-    echo
-    echo "(top50: the tenant's 50 most recent rows; point: one row by primary key; insert: one row, tenant_id"
-    echo "from the context; switch: the context set in every transaction, then top50.)"
-    echo
-    echo "Goal: registry = on costs at most 1.05x (on / off >= 0.95 for every shape): worst shape"
-    echo "$(awk -v r="$worst" 'BEGIN {printf "%.3f - %s", r, (r >= 0.95 ? "met" : "NOT met")}')."
+    students_report_table
+    students_report_goal "registry = on costs at most 1.05x (on / off >= 0.95 for every shape)" 0.95
     if [ "${PERF:-0}" = 1 ]; then
         echo
         echo "Profile (\`PERF=1\`, $(basename "${report_file%.md}-perf.md")): perf record --call-graph dwarf of the backends"

@@ -18,7 +18,8 @@
 # Writes bench/results/latest.md and bench/results/latest.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source bench/lib/common.sh
+bench_start
 students=${STUDENTS:-500000}
 duration=${DURATION:-3}
 rounds=${ROUNDS:-7}
@@ -26,10 +27,7 @@ clients=${CLIENTS:-2}
 # The context switch is a latency question: measured with one client, so that queueing for the two
 # cores does not swamp the few microseconds it costs.
 switch_clients=${SWITCH_CLIENTS:-1}
-results=$root/bench/results
-mkdir -p "$results"
 
-source test/lib/cluster.sh
 source test/lib/pgbouncer.sh
 source test/lib/jws.sh
 bash scripts/install-deps.sh >/dev/null
@@ -48,11 +46,9 @@ merge_key_set() {  # the cluster's key set plus the two public keys
 merge_key_set > "$TG_KEYS.new"
 chown postgres "$TG_KEYS.new"; chmod 600 "$TG_KEYS.new"; mv "$TG_KEYS.new" "$TG_KEYS"
 tg_reload
-work=$TG_DIR/bench
-mkdir -p "$work"; chmod 777 "$work"
+bench_workdir
 trap 'tg_pgbouncer_stop bench; tg_cluster_stop' EXIT
 
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d bench "$@"; }
 createdb bench
 echo "building the scenario 9 dataset ($students students, 100 districts) ..."
 q <<SQL
@@ -123,14 +119,8 @@ for district in $(seq 0 99); do
 done | q
 
 # --- pgbench scripts -------------------------------------------------------------------------
-# Every client acts for one district, looked up once per connection and kept in pgbench variables.
-# (pgbench keeps each client's variables from one transaction to the next; -D ready=0 starts them.)
-prologue='\set district :client_id % 100
-\if :ready = 0
-SELECT tenant, token FROM bench_tokens WHERE district = :district \gset
-CONTEXT
-\set ready 1
-\endif'
+# Every client acts for one district, looked up once per connection and kept in pgbench variables
+# (district_prologue, bench/lib/common.sh).
 context_for() {
     case $1 in
         plain) echo "SELECT 1" ;;
@@ -155,7 +145,7 @@ variants=(plain guarded setting definer)
 shapes=(top50 tenant point insert)
 for v in "${variants[@]}"; do
     for s in "${shapes[@]}"; do
-        { echo "${prologue/CONTEXT/$(context_for "$v")}"; query_for "$v" "$s"; } > "$work/$v-$s.sql"
+        { echo "${district_prologue/CONTEXT/$(context_for "$v")}"; query_for "$v" "$s"; } > "$work/$v-$s.sql"
     done
 done
 # Context switch per transaction: the context is set inside every transaction.
@@ -204,7 +194,6 @@ run_pgbench() {  # $1 label, $2 script, $3 port (empty: direct), $4 clients, $5 
     cat "$work"/log."$label".* | awk '{printf "%.3f\n", $3 / 1000}' >> "$work/$label.lat"
     grep -oE 'tps = [0-9.]+' <<<"$out" | head -1 | awk '{print $3}'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 percentile() {  # $1 p (0-100), stdin values
     sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100); if (i<1) i=1; print a[i]}'
 }
@@ -237,11 +226,10 @@ for round in $(seq "$rounds"); do
     echo "  round $round done"
 done
 
-cell_tps() { for r in $(seq "$rounds"); do echo "${tps[$1-$r]}"; done | median; }
 # Each round's ratio is taken between cells run back to back, then the median over the rounds:
 # slow drifts of a shared machine cancel out.
 cell_ratio() {  # $1 label, $2 baseline label
-    for r in $(seq "$rounds"); do awk -v t="${tps[$1-$r]}" -v b="${tps[$2-$r]}" 'BEGIN {print t / b}'; done | median
+    round_ratios "$1" "$2" | median
 }
 row() {  # $1 label, $2 baseline label, $3 index column
     printf '| %s | %.0f | %s | %s | %s | %.3f | %s |\n' "$1" "$(cell_tps "$1")" \
@@ -249,7 +237,7 @@ row() {  # $1 label, $2 baseline label, $3 index column
         "$(cell_ratio "$1" "$2")" "$3"
 }
 {
-    echo "Benchmark of $(date -u +%F) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), PostgreSQL $(pg_config --version | awk '{print $2}'):"
+    echo "Benchmark of $(date -u +%F) on $(machine), PostgreSQL $(pg_version):"
     echo "$students students in 100 districts; $clients pgbench clients; $rounds rounds x ${duration}s per cell, variants interleaved;"
     echo "tps is the median of the rounds; the ratio is the median of the rounds' ratios (the cells of a round"
     echo "run back to back); latencies (ms) are over every transaction of every round."

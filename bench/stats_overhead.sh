@@ -37,81 +37,20 @@
 # Writes bench/results/stats.md (OUT=file.md to write elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+source bench/lib/students.sh
 duration=${DURATION:-3}
 rounds=${ROUNDS:-11}
-clients=${CLIENTS:-2}
-tenants=100
-rows_per_tenant=${ROWS_PER_TENANT:-1000}
-rows=$((tenants * rows_per_tenant))
-results=$root/bench/results
-report_file=${OUT:-$results/stats.md}
-load_before=$(cut -d" " -f1-3 /proc/loadavg)
-started=$(date -u '+%F %H:%M UTC')
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain -- src 2>/dev/null)" ] && commit="$commit (src/ has uncommitted changes)"
-mkdir -p "$results"
-
-source test/lib/cluster.sh
-[ -f "$(pg_config --pkglibdir)/tenant_guard.so" ] || make -s install >/dev/null
-so_file=$(pg_config --pkglibdir)/tenant_guard.so
-so_installed=$(date -u -r "$so_file" '+%F %H:%M UTC')
-so_sum=$(sha256sum "$so_file" | cut -c1-12)
-so_stat=$(stat -c '%i %s %Y' "$so_file")
-# Others may reinstall the library while this runs (a shared machine): new connections would then
-# load another build, and the results would mix two. Checked before every cell; the run stops.
-check_library() {
-    [ "$(stat -c '%i %s %Y' "$so_file")" = "$so_stat" ] && return 0
-    echo "$so_file was reinstalled during the run ($(date -u -r "$so_file" '+%F %H:%M:%S UTC')): the results would mix two builds; run again" >&2
-    exit 1
-}
+students_start stats
 grep -q 'tenant_guard.track_tenant_stats' "$so_file" ||
     { echo "the installed $so_file has no tenant_guard.track_tenant_stats setting" >&2; exit 1; }
-TG_MAX_CONNECTIONS=40 tg_cluster_start >/dev/null
-trap tg_cluster_stop EXIT
-work=$TG_DIR/bench
-mkdir -p "$work"; chmod 777 "$work"
-
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d bench "$@"; }
+bench_cluster_start 40
 createdb bench
-
-echo "setting up ($tenants tenants x $rows_per_tenant rows) ..."
-q >/dev/null <<SQL
-CREATE EXTENSION tenant_guard;
-CREATE ROLE bench_app NOLOGIN;
+students_setup "CREATE ROLE bench_app NOLOGIN;
 -- The two variants: the same application role, the statistics on and off at login.
 CREATE ROLE bench_on LOGIN IN ROLE bench_app;
 CREATE ROLE bench_off LOGIN IN ROLE bench_app;
 ALTER ROLE bench_on SET tenant_guard.track_tenant_stats = on;
-ALTER ROLE bench_off SET tenant_guard.track_tenant_stats = off;
--- Districts 0-99, registered in the tenant registry (active).
-CREATE TABLE bench_tokens (district int PRIMARY KEY, tenant uuid NOT NULL, token text NOT NULL);
-INSERT INTO bench_tokens
-SELECT i, tenant_guard.create_tenant('d' || i, 'District ' || i), '' FROM generate_series(0, $tenants - 1) i;
-UPDATE bench_tokens SET token = tenant_guard.sign_token(jsonb_build_object('tenant_id', tenant, 'sub', 'bench',
-                                    'exp', extract(epoch FROM now())::bigint + 3600), 'district-hs256');
-GRANT SELECT ON bench_tokens TO bench_app;
--- Protected automatically (tenant_id uuid): forced RLS, policies, column default. The index is the
--- seed's own, leading with tenant_id, so no automatic one.
-SET tenant_guard.auto_index = off;
-CREATE TABLE students (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL,
-                       name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
--- Row id belongs to district id % 100.
-INSERT INTO students (id, tenant_id, name, created_at) OVERRIDING SYSTEM VALUE
-SELECT i, t.tenant, 'student ' || i, timestamptz '2020-01-01' + i * interval '5 minutes'
-  FROM generate_series(1, $rows) i JOIN bench_tokens t ON t.district = i % $tenants;
-SELECT setval(pg_get_serial_sequence('students', 'id'), $rows);
-CREATE INDEX ON students (tenant_id, created_at);
--- No background vacuum in the middle of a measurement; the insert cells clean up after themselves.
-ALTER TABLE students SET (autovacuum_enabled = off);
-VACUUM ANALYZE students;
-GRANT SELECT, INSERT ON students TO bench_app;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO bench_app;
-SQL
-[ "$(q -c "SELECT count(*) FROM tenant_guard.protected_tables WHERE table_name = 'students'::regclass AND protected")" = 1 ] ||
-    { echo "students is not protected by tenant_guard" >&2; exit 1; }
-[ "$(q -c "SELECT count(*) FROM tenant_guard.tenants WHERE status = 'active'")" = $tenants ] ||
-    { echo "expected $tenants active tenants in tenant_guard.tenants" >&2; exit 1; }
+ALTER ROLE bench_off SET tenant_guard.track_tenant_stats = off;"
 
 # --- The switch: the role -----------------------------------------------------------------------
 for v in on off; do
@@ -122,24 +61,10 @@ for v in on off; do
 done
 
 # --- pgbench scripts -------------------------------------------------------------------------
-# Each client looks up its district's token once (pgbench keeps a client's variables from one
-# transaction to the next; -D ready=0 starts them).
-prologue='\set district :client_id % 100
-\if :ready = 0
-SELECT tenant, token FROM bench_tokens WHERE district = :district \gset
-CONTEXT
-\set ready 1
-\endif'
-session_prologue=${prologue/CONTEXT/SELECT tenant_guard.set_tenant(:token, false);}
-top50="SELECT id, name, created_at FROM students ORDER BY created_at DESC LIMIT 50;"
-{ echo "$session_prologue"; echo "$top50"; } > "$work/top50.sql"
-{ echo "$session_prologue"; echo "\\set id :district + $tenants * random(1, $((rows_per_tenant - 1)))"
-  echo "SELECT id, name FROM students WHERE id = :id;"; } > "$work/point.sql"
-{ echo "$session_prologue"; echo "INSERT INTO students (name) VALUES ('new student');"; } > "$work/insert.sql"
-{ echo "${prologue/CONTEXT/}"; echo "BEGIN;"; echo "SELECT tenant_guard.set_tenant(:token, true);"
-  echo "$top50"; echo "COMMIT;"; } > "$work/switch.sql"
+students_shape_scripts
 shapes=(${SHAPES:-top50 point insert switch})
 variants=(off on)
+variant_role=([off]=bench_off [on]=bench_on)
 # Rows each shape's transaction returns or inserts (the figures tenant_stats should count).
 declare -A rows_read_per=([top50]=50 [point]=1 [insert]=0 [switch]=51)   # switch: set_tenant's row + 50
 declare -A rows_inserted_per=([top50]=0 [point]=0 [insert]=1 [switch]=0)
@@ -171,54 +96,13 @@ SQL
     [ "$v" = on ] && expected="3 3 0 1"
     [ "${figures% *}" = "$expected" ] ||
         { echo "track_tenant_stats $v: district 7's tenant_stats (transactions rows_read rows_inserted context_sets) are '${figures% *}', expected '$expected'" >&2; exit 1; }
-    for s in "${shapes[@]}"; do
-        pgbench -n -M prepared -U "bench_$v" -D ready=0 -c "$clients" -j 2 -t 200 -f "$work/$s.sql" bench >"$work/check.log" 2>&1 ||
-            { echo "track_tenant_stats $v: pgbench $s failed" >&2; cat "$work/check.log" >&2; exit 1; }
-        grep -q 'aborted' "$work/check.log" && { echo "track_tenant_stats $v: pgbench $s aborted" >&2; cat "$work/check.log" >&2; exit 1; }
-    done
-    [ "$(q -c "SELECT count(*) FROM students WHERE id > $rows AND tenant_id IN (SELECT tenant FROM bench_tokens WHERE district < $clients)")" = $((200 * clients)) ] ||
-        { echo "track_tenant_stats $v: the insert check did not add $((200 * clients)) rows of the clients' tenants" >&2; exit 1; }
-    q -c "DELETE FROM students WHERE id > $rows" -c "VACUUM ANALYZE students"
+    students_check_shapes "track_tenant_stats $v" "bench_$v"
 done
 
 # --- Rounds -----------------------------------------------------------------------------------
-# One timed run; prints "tps transactions".
-run_cell() {  # $1 shape, $2 variant
-    local out
-    out=$(pgbench -n -M prepared -U "bench_$2" -D ready=0 -c "$clients" -j 2 -T "$duration" -f "$work/$1.sql" bench 2>&1) ||
-        { echo "pgbench $1 failed:" >&2; echo "$out" >&2; exit 1; }
-    grep -q 'aborted' <<<"$out" && { echo "pgbench $1 aborted:" >&2; echo "$out" >&2; exit 1; }
-    echo "$(grep -oE 'tps = [0-9.]+' <<<"$out" | head -1 | awk '{print $3}') $(grep -oE 'actually processed: [0-9]+' <<<"$out" | awk '{print $3}')"
-}
-declare -A tps xacts
 # The benchmark tenants' figures start from zero: afterwards they should be the "on" cells' work.
 q -c "SELECT tenant_guard.stats_reset()" >/dev/null
-echo "running: ${#shapes[@]} shapes x ${#variants[@]} variants x $rounds rounds x ${duration}s, $clients clients (${SECONDS}s) ..."
-rounds_started=$SECONDS
-for round in $(seq "$rounds"); do
-    for i in "${!shapes[@]}"; do
-        s=${shapes[$i]}
-        # Alternate which variant goes first (by round, and by shape within a round).
-        order=(off on)
-        (( (round + i) % 2 == 0 )) && order=(on off)
-        for v in "${order[@]}"; do
-            check_library
-            # Each insert cell starts right after a checkpoint, so that neither variant gets the
-            # timed checkpoint or the full-page writes after it.
-            [ "$s" = insert ] && q -c "CHECKPOINT"
-            cell=$(run_cell "$s" "$v")
-            tps[$s-$v-$round]=${cell% *}
-            xacts[$s-$v-$round]=${cell#* }
-            # Keep the table the same size for every cell.
-            [ "$s" = insert ] && q -c "DELETE FROM students WHERE id > $rows" -c "VACUUM students"
-        done
-    done
-    echo "  round $round (${SECONDS}s): $(for s in "${shapes[@]}"; do
-        printf '%s %.3f; ' "$s" "$(awk -v a="${tps[$s-on-$round]}" -v b="${tps[$s-off-$round]}" 'BEGIN {print a / b}')"; done)"
-done
-rounds_seconds=$((SECONDS - rounds_started))
-check_library
-load_after=$(cut -d" " -f1-3 /proc/loadavg)
+students_rounds
 
 # --- Sanity check of the figures ----------------------------------------------------------------
 # Expected from pgbench's counts of the "on" cells: one tenant transaction per pgbench transaction,
@@ -258,42 +142,22 @@ if [ "${PERF:-0}" = 1 ]; then
         echo "profiling $ps, track_tenant_stats $v ..."
         check_library
         [ "$ps" = insert ] && q -c "CHECKPOINT"
-        pgbench -n -M prepared -U "bench_$v" -D ready=0 -c "$clients" -j 2 -T $((duration + 3)) -f "$work/$ps.sql" bench \
-            >"$work/perf-pgbench.log" 2>&1 &
-        bench_pid=$!
-        sleep 1.5
-        backends=$(q -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = 'bench_$v' AND datname = 'bench'")
-        perf record --call-graph dwarf,8192 -F 999 -p "$backends" -o "$work/perf-$ps-$v.data" >"$work/perf-record.log" 2>&1 &
-        perf_pid=$!
-        sleep "$duration"
-        kill -INT "$perf_pid" 2>/dev/null || true
-        wait "$perf_pid" || true   # perf exits non-zero after SIGINT
-        [ -s "$work/perf-$ps-$v.data" ] || { echo "perf record failed:" >&2; cat "$work/perf-record.log" >&2; exit 1; }
-        wait "$bench_pid"
+        students_profile_cell "$ps" "$v"
         [ "$ps" = insert ] && q -c "DELETE FROM students WHERE id > $rows" -c "VACUUM students"
         {
             echo "#### $ps, track_tenant_stats = $v ($(grep -oE 'tps = [0-9.]+' "$work/perf-pgbench.log" | head -1 | cut -d. -f1))"
             echo
             echo '```'
-            perf script -i "$work/perf-$ps-$v.data" -F tid,ip,sym 2>/dev/null | python3 -c '
+            perf script -i "$work/perf-$ps-$v.data" -F tid,ip,sym 2>/dev/null | perf_python -c '
 import sys, collections
+from perf_stacks import read_samples, busy_count
 stats = ["run_with_statistics", "finish_with_statistics", "end_with_statistics", "add_elapsed", "pending_for",
          "add_pending_to_shared", "statistics_transaction_ended", "tenant_context_set"]
 passes = ["run_and_record", "run_next", "standard_ExecutorRun", "standard_ExecutorFinish", "standard_ExecutorEnd",
           "end_execution", "clear_dead_context", "standard_ExecutorStart", "PostgresMain"]
-samples, frames = [], None
-for line in sys.stdin:
-    if not line.strip():
-        if frames is not None: samples.append(frames)
-        frames = None
-    elif not line.startswith("\t"):
-        frames = []
-    elif frames is not None:
-        parts = line.split(None, 1)
-        frames.append(parts[1].strip() if len(parts) > 1 else "?")
-if frames: samples.append(frames)
+samples = read_samples(sys.stdin)
 total = max(len(samples), 1)
-busy = max(sum(1 for s in samples if not any("WaitEventSetWait" in f for f in s)), 1)
+busy = busy_count(samples)
 def name(f):
     f = f.replace("tenant_guard::pg::", "").replace("(anonymous namespace)::", "")
     return f.split("(")[0].split("+0x")[0].strip()[:50]
@@ -332,17 +196,10 @@ fi
 check_library
 
 # --- Report -----------------------------------------------------------------------------------
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cell_tps() { for r in $(seq "$rounds"); do echo "${tps[$1-$r]}"; done | median; }
-ratios() { for r in $(seq "$rounds"); do awk -v a="${tps[$1-on-$r]}" -v b="${tps[$1-off-$r]}" 'BEGIN {print a / b}'; done; }
-worst=$(for s in "${shapes[@]}"; do ratios "$s" | median; done | sort -n | head -1)
 {
     echo "# Per-tenant statistics overhead (tenant_guard.track_tenant_stats = on vs off)"
     echo
-    echo "Run of $started on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)),"
-    echo "shared and noisy (load average before the run: $load_before, after: $load_after), PostgreSQL"
-    echo "$(pg_config --version | awk '{print $2}'), fsync = off; pgbench on the same machine."
-    echo "Repository at commit $commit; tenant_guard.so installed $so_installed (sha256 $so_sum...,"
+    report_run
     echo "unchanged during the run). Whole run ${SECONDS}s (the rounds ${rounds_seconds}s)."
     echo
     echo "Method: \`bench/stats_overhead.sh\`, the set-up and shapes of \`bench/registry_overhead.sh\`. One table"
@@ -365,19 +222,8 @@ worst=$(for s in "${shapes[@]}"; do ratios "$s" | median; done | sort -n | head 
     echo "level, ExecutorEnd) - it skips the timing, the per-tenant figures and the transaction-end addition to"
     echo "shared memory. So the ratio measures the accounting, not the mere presence of the hooks."
     echo
-    echo "| shape | off tps | on tps | on / off | per-round on / off |"
-    echo "|---|---|---|---|---|"
-    for s in "${shapes[@]}"; do
-        printf '| %s | %.0f | %.0f | **%.3f** (%.2f-%.2f) | %s |\n' "$s" "$(cell_tps "$s-off")" "$(cell_tps "$s-on")" \
-            "$(ratios "$s" | median)" "$(ratios "$s" | sort -n | head -1)" "$(ratios "$s" | sort -n | tail -1)" \
-            "$(ratios "$s" | awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1}')"
-    done
-    echo
-    echo "(top50: the tenant's 50 most recent rows; point: one row by primary key; insert: one row, tenant_id"
-    echo "from the context; switch: the context set in every transaction, then top50.)"
-    echo
-    echo "Goal: statistics cost at most 2% (on / off >= 0.98 for every shape): worst shape"
-    echo "$(awk -v r="$worst" 'BEGIN {printf "%.3f - %s", r, (r >= 0.98 ? "met" : "NOT met")}')."
+    students_report_table
+    students_report_goal "statistics cost at most 2% (on / off >= 0.98 for every shape)" 0.98
     echo
     echo "## Sanity check: what tenant_guard.tenant_stats counted"
     echo
