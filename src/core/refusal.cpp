@@ -21,6 +21,7 @@ const char* refusal_message(Refusal reason) noexcept {
         case Refusal::BadAudience: return "token audience (aud) is not accepted";
         case Refusal::MissingTenant: return "token has no tenant claim";
         case Refusal::InvalidTenant: return "token tenant claim is not a valid UUID";
+        case Refusal::TenantInPlatformToken: return "a platform access token must not name a tenant";
         case Refusal::InvalidClaims: return "token claims are invalid";
         case Refusal::TenantNotAllowed: return "the requested tenant is not among the token's tenants";
         case Refusal::TenantNotChosen: return "token lists several tenants: name the one to act for";
@@ -75,6 +76,7 @@ const char* refusal_code(Refusal reason) noexcept {
         case Refusal::TenantNotChosen: return "tenant_not_chosen";
         case Refusal::MissingTokenId: return "missing_token_id";
         case Refusal::Replayed: return "replayed";
+        case Refusal::TenantInPlatformToken: return "tenant_in_platform_token";
         case Refusal::InvalidClaims: return "invalid_claims";
     }
     return "token_invalid";

@@ -30,6 +30,7 @@ enum class Refusal {
     TenantNotChosen,     // the token lists several tenants and none was named
     MissingTokenId,      // tenant_guard.require_jti and no jti claim
     Replayed,            // tenant_guard.require_jti and this jti was accepted before
+    TenantInPlatformToken,  // a platform access token names a tenant (tenant claims are for tenant tokens)
     InvalidClaims,       // claims not a JSON object, a time claim not a number, ...
 };
 

@@ -107,8 +107,12 @@ VerifiedToken validate_claims(std::string_view claims_json, const ClaimPolicy& p
             allow(*id);
         }
     }
-    if (result.allowed_tenants.empty()) refuse(Refusal::MissingTenant);
-    if (!has_tenant) {
+    if (policy.platform) {
+        if (!result.allowed_tenants.empty()) refuse(Refusal::TenantInPlatformToken);
+        result.has_default_tenant = false;
+    } else if (result.allowed_tenants.empty()) {
+        refuse(Refusal::MissingTenant);
+    } else if (!has_tenant) {
         // Only a list: it names the tenant when it has exactly one.
         result.has_default_tenant = result.allowed_tenants.size() == 1;
         result.tenant = result.allowed_tenants.front();

@@ -23,10 +23,13 @@ struct ClaimPolicy {
     std::int64_t clock_skew_seconds = 30;
     std::string issuer;    // empty: not enforced
     std::string audience;  // empty: not enforced
+    // A platform access token: it must name no tenant (TenantInPlatformToken), and none is required.
+    bool platform = false;
 
     bool operator==(const ClaimPolicy& other) const {
         return tenant_claim == other.tenant_claim && tenants_claim == other.tenants_claim && require_exp == other.require_exp &&
-               clock_skew_seconds == other.clock_skew_seconds && issuer == other.issuer && audience == other.audience;
+               clock_skew_seconds == other.clock_skew_seconds && issuer == other.issuer && audience == other.audience &&
+               platform == other.platform;
     }
     bool operator!=(const ClaimPolicy& other) const { return !(*this == other); }
 };

@@ -84,3 +84,10 @@ inline void tg_begin_materialized_result(FunctionCallInfo fcinfo) {
     MemoryContextSwitchTo(old);
 #endif
 }
+
+// PG16 typed the tree walkers' callback; before, it is an unprototyped function pointer.
+#if PG_VERSION_NUM >= 160000
+#define TG_TREE_WALKER(function) (function)
+#else
+#define TG_TREE_WALKER(function) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(function))
+#endif

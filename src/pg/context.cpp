@@ -21,6 +21,7 @@
 #include "boundary.hpp"
 #include "key_store.hpp"
 #include "postgres.hpp"
+#include "platform_access.hpp"
 #include "registry.hpp"
 #include "security_events.hpp"
 #include "statistics.hpp"
@@ -708,6 +709,7 @@ Datum tg_require_tenant(PG_FUNCTION_ARGS) {
 // Transactional like RESET: ROLLBACK (TO SAVEPOINT) brings back the context that held before.
 Datum tg_reset_tenant(PG_FUNCTION_ARGS) {
     if (inside_table_statement()) refuse_inside_table_statement("reset_tenant", false);
+    end_platform_access();
     set_context_setting("", GUC_ACTION_SET);
     PG_RETURN_VOID();
 }

@@ -3,6 +3,7 @@
 #include "database_worker.hpp"
 #include "key_store.hpp"
 #include "ledger_guard.hpp"
+#include "platform_access.hpp"
 #include "postgres.hpp"
 #include "registry.hpp"
 #include "security_events.hpp"
@@ -44,6 +45,7 @@ void _PG_init(void) {
     install_ledger_guard();
     install_write_violation_capture();
     install_statistics_hooks();
+    install_platform_access_hooks();
 }
 
 }  // extern "C"

@@ -84,6 +84,8 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "mb/pg_wchar.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "storage/lwlock.h"
 #include "utils/uuid.h"

@@ -157,6 +157,9 @@ void protect_one_table(Oid relid, bool explicit_request) {
     if (!has_policy_tenant_default(relid, attnum))
         run_protection_sql(psprintf("ALTER TABLE ONLY %s ALTER COLUMN %s SET DEFAULT tenant_guard.policy_tenant()",
                                     table, column));
+    // Platform access reads protected tables as this role (platform_access.cpp): SELECT only.
+    if (get_role_oid("tenant_guard_platform_reader", true) != InvalidOid)
+        run_protection_sql(psprintf("GRANT SELECT ON %s TO tenant_guard_platform_reader", table));
     // On a partitioned table the index cascades to every partition, present and future.
     if (settings.auto_index && !has_tenant_led_index(relid, attnum))
         run_protection_sql(psprintf("CREATE INDEX ON %s (%s)", table, column));
@@ -170,6 +173,8 @@ void unprotect_one_table(Oid relid) {
         run_protection_sql(psprintf("DROP POLICY %s ON %s", kIsolationPolicyName, table));
     if (protection.has_tenant_rows_policy)
         run_protection_sql(psprintf("DROP POLICY %s ON %s", kTenantRowsPolicyName, table));
+    if (get_role_oid("tenant_guard_platform_reader", true) != InvalidOid)
+        run_protection_sql(psprintf("REVOKE SELECT ON %s FROM tenant_guard_platform_reader", table));
     // Policies of the table's own stay in force.
     if (protection.other_policy_count == 0) {
         if (protection.rls_forced) run_protection_sql(psprintf("ALTER TABLE ONLY %s NO FORCE ROW LEVEL SECURITY", table));
@@ -203,6 +208,21 @@ bool is_reserved_policy_name(const char* name) {
 }
 
 bool protection_in_progress() { return protection_depth > 0; }
+
+bool has_isolation_policy(Oid relid) {
+    Relation relation = RelationIdGetRelation(relid);
+    if (relation == nullptr) return false;
+    bool isolated = false;
+    if (relation->rd_rsdesc != nullptr) {
+        ListCell* cell;
+        foreach (cell, relation->rd_rsdesc->policies) {
+            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
+            if (policy->policy_name != nullptr && strcmp(policy->policy_name, kIsolationPolicyName) == 0) isolated = true;
+        }
+    }
+    RelationClose(relation);
+    return isolated;
+}
 
 char* qualified_relation_name(Oid relid) {
     const char* relation = get_rel_name(relid);

@@ -60,6 +60,9 @@ const char* protection_defect(Oid relid);
 // relid belongs to. Needs SPI. Returns false, or true with the pair filled in.
 bool find_unprotected_parent(Oid relid, Oid* child, Oid* parent);
 
+// The table carries tenant_guard's isolation policy, read from its relcache entry (no catalog scan,
+// so also usable while an error is in flight).
+bool has_isolation_policy(Oid relid);
 // True while tenant_guard runs its own DDL.
 bool protection_in_progress();
 

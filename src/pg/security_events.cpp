@@ -39,7 +39,7 @@ struct EventSlot {
     pg_uuid_t tenant;
     char sqlstate[6];
     char kind[32];
-    char reason[64];
+    char reason[160];
     char subject[core::kMaxEventSubjectBytes + 1];
     char application_name[NAMEDATALEN];
     char client_addr[64];
@@ -132,7 +132,7 @@ TimestampTz rate_refilled_at = 0;
 int64 suppressed_events = 0;
 bool summary_at_exit_registered = false;
 
-void push_event(const SecurityEventReport& event);
+bool push_event(const SecurityEventReport& event);
 
 SecurityEventReport suppression_summary() {
     static char message[128];
@@ -148,7 +148,7 @@ SecurityEventReport suppression_summary() {
 }
 
 void summarise_at_exit(int, Datum) {
-    if (suppressed_events > 0 && queue != nullptr) push_event(suppression_summary());
+    if (suppressed_events > 0 && queue != nullptr) (void)push_event(suppression_summary());
     suppressed_events = 0;
 }
 
@@ -175,27 +175,31 @@ bool admitted_by_rate_limit() {
 
 }  // namespace
 
-void record_security_event(const SecurityEventReport& event) noexcept {
-    count_refusal(event.kind, event.reason);
-    if (queue == nullptr || MyProc == nullptr || MyDatabaseId == InvalidOid || !IsUnderPostmaster) return;
-    if (!database_stores_events()) return;
-    if (!admitted_by_rate_limit()) return;
+bool record_security_event(const SecurityEventReport& event) noexcept {
+    // A platform access is no refusal, and its reason is the operator's free text.
+    if (strcmp(event.kind, kEventPlatformAccess) == 0)
+        count(Counter::kPlatformAccesses);
+    else
+        count_refusal(event.kind, event.reason);
+    if (queue == nullptr || MyProc == nullptr || MyDatabaseId == InvalidOid || !IsUnderPostmaster) return false;
+    if (!database_stores_events()) return false;
+    if (!admitted_by_rate_limit()) return false;
     if (suppressed_events > 0) {
-        push_event(suppression_summary());
+        (void)push_event(suppression_summary());
         suppressed_events = 0;
     }
-    push_event(event);
+    return push_event(event);
 }
 
 namespace {
 
-void push_event(const SecurityEventReport& event) {
+bool push_event(const SecurityEventReport& event) {
     const char* address = client_address();  // outside the lock: it may allocate
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     if (queue->free_count == 0) {
         LWLockRelease(queue->lock);
         count(Counter::kEventsDropped);
-        return;
+        return false;
     }
     EventSlot* slot = nullptr;
     for (int i = 0; i < queue->capacity; i++) {
@@ -209,7 +213,7 @@ void push_event(const SecurityEventReport& event) {
     if (slot == nullptr) {  // cannot happen while free_count is right; never trust it blindly
         LWLockRelease(queue->lock);
         count(Counter::kEventsDropped);
-        return;
+        return false;
     }
     memset(slot, 0, sizeof(EventSlot));
     slot->sequence = ++queue->next_sequence;
@@ -236,6 +240,7 @@ void push_event(const SecurityEventReport& event) {
     LWLockRelease(queue->lock);
     count(Counter::kEventsQueued);
     wake_database_worker(MyDatabaseId);
+    return true;
 }
 
 }  // namespace
@@ -263,29 +268,12 @@ bool violation_recorded = false;  // by the innermost statement; outer ones see 
 
 constexpr char kRlsViolationPrefix[] = "new row violates row-level security policy";
 
-// A table tenant_guard protects: its relcache entry (loaded, since the executor just applied its
-// row-level security) holds the isolation policy. No catalog scan while an error is in flight.
-bool relation_is_protected(Oid relid) {
-    Relation relation = RelationIdGetRelation(relid);
-    if (relation == nullptr) return false;
-    bool isolated = false;
-    if (relation->rd_rsdesc != nullptr) {
-        ListCell* cell;
-        foreach (cell, relation->rd_rsdesc->policies) {
-            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
-            if (policy->policy_name != nullptr && strcmp(policy->policy_name, kIsolationPolicyName) == 0) isolated = true;
-        }
-    }
-    RelationClose(relation);
-    return isolated;
-}
-
 // The protected table a row-level security error is about: the one the (English) message names,
 // else the first protected target of the statement.
 Oid violated_table(const ErrorData* error, const Oid* candidates, int count) {
     Oid first = InvalidOid;
     for (int i = 0; i < count; i++) {
-        if (!relation_is_protected(candidates[i])) continue;
+        if (!has_isolation_policy(candidates[i])) continue;
         if (first == InvalidOid) first = candidates[i];
         const char* name = get_rel_name(candidates[i]);
         const char* quoted = name ? psprintf("\"%s\"", name) : nullptr;

@@ -14,6 +14,7 @@ inline constexpr const char* kEventContextRefused = "context_refused";    // set
 inline constexpr const char* kEventContextTampering = "context_tampering";  // SET, set_config, ALTER ROLE SET, ...
 inline constexpr const char* kEventGuardRefused = "guard_refused";        // a protection or ledger guard said no
 inline constexpr const char* kEventCrossTenantWrite = "cross_tenant_write";  // WITH CHECK violation
+inline constexpr const char* kEventPlatformAccess = "platform_access";      // begin_platform_access()
 
 struct SecurityEventReport {
     const char* kind = nullptr;
@@ -28,8 +29,9 @@ struct SecurityEventReport {
 };
 
 // Never raises an error and never waits for the worker (safe right before ereport(ERROR), in a
-// GUC check hook and in PG_CATCH). Counts the refusal in tenant_guard.stats.
-void record_security_event(const SecurityEventReport& event) noexcept;
+// GUC check hook and in PG_CATCH). Counts the refusal in tenant_guard.stats. Returns whether the
+// event was queued (false: dropped, over the session's rate, not preloaded, or no events table).
+bool record_security_event(const SecurityEventReport& event) noexcept;
 
 // The same, for a refusal made on behalf of the context in force (its tenant and subject, if any).
 void record_refusal(const char* kind, const char* reason, int sqlstate, const char* message, const char* object,

@@ -22,6 +22,7 @@ enum class Counter {
     kTokenCacheHits,
     kTokenCacheMisses,
     kTenantStatsOverflow,
+    kPlatformAccesses,
     kCount
 };
 

@@ -18,6 +18,7 @@
 #include "context.hpp"
 #include "ledger_guard.hpp"
 #include "postgres.hpp"
+#include "platform_access.hpp"
 #include "protection.hpp"
 #include "security_events.hpp"
 
@@ -311,6 +312,7 @@ void run_next_utility(void* arg) {
 
 void guard_utility(TG_UTILITY_HOOK_ARGS) {
     Node* statement = pstmt->utilityStmt;
+    refuse_utility_in_platform_access(statement);
     const bool drops_extension = guard_ledger_utility(statement);
     inspect_protection_change(statement);
     if (IsA(statement, DeclareCursorStmt)) inspect_cursor(castNode(DeclareCursorStmt, statement));
@@ -319,7 +321,10 @@ void guard_utility(TG_UTILITY_HOOK_ARGS) {
             inspect_variable_set(castNode(VariableSetStmt, statement));
             break;
         case T_DiscardStmt:
-            if (castNode(DiscardStmt, statement)->target == DISCARD_ALL) revoke_context();
+            if (castNode(DiscardStmt, statement)->target == DISCARD_ALL) {
+                revoke_context();
+                end_platform_access();
+            }
             break;
         case T_AlterRoleSetStmt: {
             const VariableSetStmt* setting = castNode(AlterRoleSetStmt, statement)->setstmt;

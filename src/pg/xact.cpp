@@ -6,6 +6,7 @@
 
 #include "context.hpp"
 #include "postgres.hpp"
+#include "platform_access.hpp"
 #include "registry.hpp"
 #include "security_events.hpp"
 #include "statistics.hpp"
@@ -37,6 +38,7 @@ void on_transaction_event(XactEvent event, void* /*arg*/) {
         case XACT_EVENT_PREPARE:
             context_transaction_ended();
             forget_recorded_violation();
+            end_platform_access();
             if (event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT) statistics_transaction_ended();
             break;
         default:
@@ -49,6 +51,7 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subxid, SubTra
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         context_subtransaction_aborted(subxid);
         registry_subtransaction_aborted(subxid);
+        platform_access_subtransaction_aborted(subxid);
         forget_recorded_violation();
     }
 }

@@ -369,3 +369,31 @@ TEST(ClaimsThroughVerifyTokenOk, ConfigurableTenantClaimName) {
 }
 
 }  // namespace
+
+namespace tenant_guard::core {
+namespace {
+
+// A platform access token names no tenant; a tenant token cannot serve as one.
+TEST(PlatformTokens, NeedNoTenantAndMayNotNameOne) {
+    ClaimPolicy platform;
+    platform.platform = true;
+    const std::int64_t now = 1700000000;
+    const auto accepted = validate_claims(R"({"sub":"ops","roles":["platform_admin"],"exp":1700000600})", platform, now);
+    EXPECT_TRUE(accepted.allowed_tenants.empty());
+    EXPECT_FALSE(accepted.has_default_tenant);
+    try {
+        validate_claims(R"({"sub":"t","tenant_id":"7a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","exp":1700000600})", platform, now);
+        FAIL() << "a tenant token was accepted for platform access";
+    } catch (const TokenRefused& refused) {
+        EXPECT_EQ(refused.reason(), Refusal::TenantInPlatformToken);
+    }
+    try {
+        validate_claims(R"({"sub":"ops","exp":1700000600})", ClaimPolicy{}, now);
+        FAIL() << "a tenant token without tenant was accepted";
+    } catch (const TokenRefused& refused) {
+        EXPECT_EQ(refused.reason(), Refusal::MissingTenant);
+    }
+}
+
+}  // namespace
+}  // namespace tenant_guard::core

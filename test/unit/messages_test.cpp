@@ -13,7 +13,7 @@ constexpr Refusal kAllReasons[] = {
     Refusal::AlgorithmMismatch, Refusal::UnknownKey,  Refusal::NoKeys,        Refusal::BadSignature,
     Refusal::CriticalHeader, Refusal::Expired,        Refusal::NotYetValid,   Refusal::IssuedInFuture,
     Refusal::MissingExpiry,  Refusal::BadIssuer,      Refusal::BadAudience,   Refusal::MissingTenant,
-    Refusal::InvalidTenant,  Refusal::InvalidClaims,
+    Refusal::InvalidTenant,  Refusal::TenantInPlatformToken, Refusal::InvalidClaims,
 };
 
 TEST(RefusalMessages, EveryReasonHasItsOwnNonEmptyMessage) {

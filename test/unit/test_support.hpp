@@ -38,6 +38,7 @@ inline const char* refusal_name(Refusal reason) {
         case Refusal::BadAudience: return "BadAudience";
         case Refusal::MissingTenant: return "MissingTenant";
         case Refusal::InvalidTenant: return "InvalidTenant";
+        case Refusal::TenantInPlatformToken: return "TenantInPlatformToken";
         case Refusal::InvalidClaims: return "InvalidClaims";
         case Refusal::TenantNotAllowed: return "TenantNotAllowed";
         case Refusal::TenantNotChosen: return "TenantNotChosen";
