@@ -17,7 +17,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 29
+e2e_begin 30
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 run=$RANDOM                                      # marks this run's forged tokens and subjects
@@ -166,6 +166,21 @@ is "$(as_app "$token_a" "SELECT count(*) FROM $events;")|$(as_app "" "SELECT cou
 all=$(q -c "SELECT count(*) FROM $events")
 is "$(q -U sec_platform -c "SELECT count(*) FROM $events")|$(q -U sec_platform -c "$listing")" "$all|$expected_ab" \
    "member of tenant_guard_admin: sees every row ($all)"
+
+# A platform administrator's look across tenants is recorded, and every tenant's admins see it.
+platform=$(q -c "SELECT tenant_guard.sign_token(jsonb_build_object('sub', 'ops-jane', 'roles', jsonb_build_array('platform_admin'),
+                   'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256')")
+psql -X -q -At -U sec_app -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL
+BEGIN;
+SELECT tenant_guard.begin_platform_access('$platform', 'ticket $run: enrolment report');
+SELECT count(*) FROM notes;
+COMMIT;
+SQL
+settle
+platform_seen="SELECT string_agg(kind || '|' || reason || '|' || subject, ',') FROM $events WHERE kind = 'platform_access'"
+is "$(as_app "$admin_a" "$platform_seen;")|$(as_app "$admin_b" "$platform_seen;")|$(as_app "$token_a" "$platform_seen;")" \
+   "platform_access|ticket $run: enrolment report|ops-jane|platform_access|ticket $run: enrolment report|ops-jane|" \
+   "a platform access is recorded with its reason and subject; both tenants' admins see it, the app role does not"
 
 # --- 3. Retention --------------------------------------------------------------------------------
 q -q -c "INSERT INTO $events (occurred_at, kind, reason) VALUES
