@@ -375,22 +375,12 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
                        CoreFailure* failure) {
     TimestampTz now = GetCurrentTimestamp();
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
-    const char* tenant_claim = settings.tenant_claim;
-    const char* tenants_claim = settings.tenants_claim;
     const bool require_jti = settings.require_jti;
-    const char* issuer = settings.issuer;
-    const char* audience = settings.audience;
     return call_core(
         [&] {
             auto keys = current_key_set();
             if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
-            core::ClaimPolicy policy;
-            policy.tenant_claim = tenant_claim ? tenant_claim : "tenant_id";
-            policy.tenants_claim = tenants_claim ? tenants_claim : "";
-            policy.require_exp = settings.require_exp;
-            policy.clock_skew_seconds = settings.clock_skew_seconds;
-            policy.issuer = issuer ? issuer : "";
-            policy.audience = audience ? audience : "";
+            const core::ClaimPolicy policy = claim_policy_from_settings(false);
             core::VerifiedToken verified =
                 verification_cache().verify(std::string_view(token, length), keys, policy, now_unix);
             std::optional<core::TenantId> wanted;

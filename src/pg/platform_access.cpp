@@ -108,8 +108,19 @@ void after_parse_analysis(ParseState* parse_state, Query* query, JumbleState* ju
     (void)mark_protected_tables(reinterpret_cast<Node*>(query), &context);
 }
 
-// A statement marked for platform access (prepared while it was open) runs only while it is open.
+// A statement marked for platform access (prepared while it was open) runs only while it is open;
+// and while it is open nothing writes, not even a plan cached before it began (a PL/pgSQL function's).
 bool check_permissions(TG_CHECK_PERMS_HOOK_ARGS) {
+    if (active) {
+        ListCell* cell;
+        foreach (cell, TG_PERMISSION_LIST) {
+            const auto* entry = static_cast<const TG_PERMISSION_ENTRY*>(lfirst(cell));
+            if (TG_PERMISSION_APPLIES(entry) && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0) {
+                if (!ereport_on_violation) return false;
+                refuse_write("a statement that writes or locks rows");
+            }
+        }
+    }
     const Oid reader = reader_role_known ? reader_role : InvalidOid;
     if (reader != InvalidOid && !active) {
         ListCell* cell;
@@ -133,24 +144,13 @@ struct PlatformToken {
 
 bool verify_platform_token(const char* token, size_t length, PlatformToken* out, CoreFailure* failure) {
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(GetCurrentTimestamp()));
-    const char* tenant_claim = settings.tenant_claim;
-    const char* tenants_claim = settings.tenants_claim;
-    const char* issuer = settings.issuer;
-    const char* audience = settings.audience;
     const char* admin_claim = settings.admin_claim;
     const bool require_jti = settings.require_jti;
     return call_core(
         [&] {
             auto keys = current_key_set();
             if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
-            core::ClaimPolicy policy;
-            policy.tenant_claim = tenant_claim ? tenant_claim : "tenant_id";
-            policy.tenants_claim = tenants_claim ? tenants_claim : "";
-            policy.require_exp = settings.require_exp;
-            policy.clock_skew_seconds = settings.clock_skew_seconds;
-            policy.issuer = issuer ? issuer : "";
-            policy.audience = audience ? audience : "";
-            policy.platform = true;
+            const core::ClaimPolicy policy = claim_policy_from_settings(true);
             // Not through the verification cache: platform access is rare, and a cache flushed by
             // every change of policy would cost the tenants' tokens their hits.
             core::VerifiedToken verified = core::verify_token(std::string_view(token, length), *keys, policy, now_unix);

@@ -1,6 +1,7 @@
 #include "verification_cache.hpp"
 
 #include "postgres.hpp"
+#include "settings.hpp"
 
 
 namespace tenant_guard::pg {
@@ -18,6 +19,18 @@ void assign_cache_size(int newval, void* /*extra*/) {
 }
 
 }  // namespace
+
+core::ClaimPolicy claim_policy_from_settings(bool platform) {
+    core::ClaimPolicy policy;
+    policy.tenant_claim = settings.tenant_claim ? settings.tenant_claim : "tenant_id";
+    policy.tenants_claim = settings.tenants_claim ? settings.tenants_claim : "";
+    policy.require_exp = settings.require_exp;
+    policy.clock_skew_seconds = settings.clock_skew_seconds;
+    policy.issuer = settings.issuer ? settings.issuer : "";
+    policy.audience = settings.audience ? settings.audience : "";
+    policy.platform = platform;
+    return policy;
+}
 
 core::TokenCache& verification_cache() noexcept {
     // Called inside call_core(): a failed allocation throws std::bad_alloc there.

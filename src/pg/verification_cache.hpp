@@ -12,4 +12,8 @@ core::TokenCache& verification_cache() noexcept;
 core::ReplayGuard& replay_guard() noexcept;
 void define_verification_cache_setting();
 
+// The claim rules the tenant_guard.* settings ask for. Call inside call_core() (it may throw
+// std::bad_alloc); `platform` for begin_platform_access()'s tokens.
+core::ClaimPolicy claim_policy_from_settings(bool platform);
+
 }  // namespace tenant_guard::pg
