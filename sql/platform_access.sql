@@ -72,6 +72,8 @@ ROLLBACK TO s;
 SELECT tenant_guard.set_tenant(:'tenant_a') IS NOT NULL AS a;
 SELECT pg_temp.add_student(11);   -- its cached plan writes: refused all the same
 ROLLBACK TO s;
+DECLARE kept CURSOR WITH HOLD FOR SELECT * FROM pa_students;   -- would outlive the transaction
+ROLLBACK TO s;
 SELECT * FROM pa_private;   -- the session's own privileges still apply elsewhere
 ROLLBACK TO s;
 SELECT tenant_guard.in_platform_access() AS still_open;

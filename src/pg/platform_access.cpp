@@ -192,7 +192,11 @@ void refuse_utility_in_platform_access(const Node* statement) {
         case T_VariableSetStmt:
         case T_VariableShowStmt:
         case T_ExplainStmt:  // its query passes the analysis hook: a write is refused there
+            return;
         case T_DeclareCursorStmt:
+            // A holdable cursor would keep every tenant's rows readable after the transaction.
+            if (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) refuse_write("DECLARE ... WITH HOLD");
+            return;
         case T_FetchStmt:
         case T_ClosePortalStmt:
         case T_PrepareStmt:
