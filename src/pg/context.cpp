@@ -164,17 +164,10 @@ const char* setting_route(GucSource source) {
 void record_setting_attempt(GucSource source) {
     // The server's own files are the operator's business (and are re-read by every backend).
     if (source == PGC_S_DEFAULT || source == PGC_S_FILE || source == PGC_S_DYNAMIC_DEFAULT) return;
-    SecurityEventReport event;
-    event.kind = kEventContextTampering;
-    event.reason = source == PGC_S_CLIENT ? "startup_option" : (source == PGC_S_SESSION ? "set_config" : "stored_setting");
-    event.tenant = static_cast<const pg_uuid_t*>(context_tenant());
-    event.tenant_verified = event.tenant != nullptr;
-    event.subject = context_subject();
-    event.sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-    event.message = "tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()";
-    event.object = kContextSettingName;
-    event.route = setting_route(source);
-    record_security_event(event);
+    record_refusal(kEventContextTampering,
+                   source == PGC_S_CLIENT ? "startup_option" : (source == PGC_S_SESSION ? "set_config" : "stored_setting"),
+                   ERRCODE_INSUFFICIENT_PRIVILEGE, "tenant_guard.tenant_id can only be set by tenant_guard.set_tenant()",
+                   kContextSettingName, setting_route(source));
 }
 
 bool changing_context_ourselves = false;

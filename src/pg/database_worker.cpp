@@ -28,36 +28,36 @@ namespace tenant_guard::pg {
 
 namespace {
 
-constexpr int kMaxSealers = 64;
+constexpr int kMaxWorkers = 64;
 constexpr int kMaxRequests = 64;
 
-struct SealerSlot {
+struct WorkerSlot {
     Oid database;
     pid_t pid;
     Latch* latch;
 };
 
-struct LedgerShared {
+struct WorkersShared {
     slock_t mutex;
     Latch* launcher_latch;
     int request_count;
     Oid requests[kMaxRequests];
-    SealerSlot sealers[kMaxSealers];
+    WorkerSlot workers[kMaxWorkers];
     // Databases whose worker found tenant_guard: the launcher keeps a worker running there.
-    Oid kept[kMaxSealers];
+    Oid kept[kMaxWorkers];
 };
 
-LedgerShared* shared = nullptr;
+WorkersShared* shared = nullptr;
 TimestampTz last_request = 0;
 int my_slot = -1;
 
-Size ledger_shared_size() { return sizeof(LedgerShared); }
+Size workers_shared_size() { return sizeof(WorkersShared); }
 
 void attach_shared_memory() {
     bool found;
-    shared = static_cast<LedgerShared*>(ShmemInitStruct("tenant_guard ledger", sizeof(LedgerShared), &found));
+    shared = static_cast<WorkersShared*>(ShmemInitStruct("tenant_guard workers", sizeof(WorkersShared), &found));
     if (!found) {
-        memset(shared, 0, sizeof(LedgerShared));
+        memset(shared, 0, sizeof(WorkersShared));
         SpinLockInit(&shared->mutex);
     }
 }
@@ -66,7 +66,7 @@ void keep_database(Oid database, bool keep) {
     SpinLockAcquire(&shared->mutex);
     int free_index = -1;
     bool listed = false;
-    for (int i = 0; i < kMaxSealers; i++) {
+    for (int i = 0; i < kMaxWorkers; i++) {
         if (shared->kept[i] == database) {
             listed = true;
             if (!keep) shared->kept[i] = InvalidOid;
@@ -78,8 +78,8 @@ void keep_database(Oid database, bool keep) {
     SpinLockRelease(&shared->mutex);
 }
 
-bool sealer_running(Oid database) {
-    for (const SealerSlot& slot : shared->sealers)
+bool worker_running(Oid database) {
+    for (const WorkerSlot& slot : shared->workers)
         if (slot.database == database && slot.pid != 0) return true;
     return false;
 }
@@ -87,28 +87,28 @@ bool sealer_running(Oid database) {
 void release_slot(int, Datum) {
     if (shared == nullptr || my_slot < 0) return;
     SpinLockAcquire(&shared->mutex);
-    shared->sealers[my_slot].pid = 0;
-    shared->sealers[my_slot].database = InvalidOid;
-    shared->sealers[my_slot].latch = nullptr;
+    shared->workers[my_slot].pid = 0;
+    shared->workers[my_slot].database = InvalidOid;
+    shared->workers[my_slot].latch = nullptr;
     SpinLockRelease(&shared->mutex);
     my_slot = -1;
 }
 
-// A second sealer for the same database (two requests crossing) leaves at once.
+// A second worker for the same database (two requests crossing) leaves at once.
 bool claim_slot() {
     SpinLockAcquire(&shared->mutex);
     int free_slot = -1;
-    for (int i = 0; i < kMaxSealers; i++) {
-        if (shared->sealers[i].pid != 0 && shared->sealers[i].database == MyDatabaseId) {
+    for (int i = 0; i < kMaxWorkers; i++) {
+        if (shared->workers[i].pid != 0 && shared->workers[i].database == MyDatabaseId) {
             SpinLockRelease(&shared->mutex);
             return false;
         }
-        if (shared->sealers[i].pid == 0 && free_slot < 0) free_slot = i;
+        if (shared->workers[i].pid == 0 && free_slot < 0) free_slot = i;
     }
     if (free_slot >= 0) {
-        shared->sealers[free_slot].database = MyDatabaseId;
-        shared->sealers[free_slot].pid = MyProcPid;
-        shared->sealers[free_slot].latch = &MyProc->procLatch;
+        shared->workers[free_slot].database = MyDatabaseId;
+        shared->workers[free_slot].pid = MyProcPid;
+        shared->workers[free_slot].latch = &MyProc->procLatch;
         my_slot = free_slot;
     }
     SpinLockRelease(&shared->mutex);
@@ -117,7 +117,7 @@ bool claim_slot() {
     return true;
 }
 
-BackgroundWorkerHandle* start_sealer(Oid database) {
+BackgroundWorkerHandle* start_worker(Oid database) {
     BackgroundWorker worker = {};
     snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard worker for database %u", database);
     snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard database worker");
@@ -137,14 +137,14 @@ BackgroundWorkerHandle* start_sealer(Oid database) {
     return handle;
 }
 
-// At launcher start: one database at a time, so that sealers for databases without the ledger (which
+// At launcher start: one database at a time, so that workers for databases without tenant_guard (which
 // exit at once) never hold many worker slots together.
-void start_sealer_and_settle(Oid database) {
-    BackgroundWorkerHandle* handle = start_sealer(database);
+void start_worker_and_settle(Oid database) {
+    BackgroundWorkerHandle* handle = start_worker(database);
     if (handle == nullptr) return;
     for (int waited = 0; waited < 100; waited++) {
         pid_t pid;
-        if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED || sealer_running(database)) return;
+        if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED || worker_running(database)) return;
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 50L, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
@@ -231,16 +231,16 @@ void give_back_claimed_events(int, Datum) { release_claimed_events(); }
 
 }  // namespace
 
-void request_ledger_shared_memory() {
-    add_shared_memory_part({ledger_shared_size, nullptr, attach_shared_memory});
+void request_worker_shared_memory() {
+    add_shared_memory_part({workers_shared_size, nullptr, attach_shared_memory});
 }
 
-void register_ledger_launcher() {
+void register_launcher() {
     BackgroundWorker worker = {};
     snprintf(worker.bgw_name, BGW_MAXLEN, "tenant_guard launcher");
     snprintf(worker.bgw_type, BGW_MAXLEN, "tenant_guard launcher");
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "tenant_guard");
-    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_ledger_launcher_main");
+    snprintf(worker.bgw_function_name, BGW_MAXLEN, "tg_launcher_main");
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
     worker.bgw_restart_time = 5;
@@ -250,7 +250,7 @@ void register_ledger_launcher() {
 bool database_worker_running(Oid database) noexcept {
     if (shared == nullptr) return false;
     SpinLockAcquire(&shared->mutex);
-    const bool running = sealer_running(database);
+    const bool running = worker_running(database);
     SpinLockRelease(&shared->mutex);
     return running;
 }
@@ -259,7 +259,7 @@ void wake_database_worker(Oid database) noexcept {
     if (shared == nullptr) return;
     Latch* worker = nullptr;
     SpinLockAcquire(&shared->mutex);
-    for (const SealerSlot& slot : shared->sealers)
+    for (const WorkerSlot& slot : shared->workers)
         if (slot.database == database && slot.pid != 0) worker = slot.latch;
     Latch* launcher = shared->launcher_latch;
     SpinLockRelease(&shared->mutex);
@@ -271,7 +271,7 @@ void wake_database_worker(Oid database) noexcept {
 }
 
 void ensure_database_worker() noexcept {
-    if (shared == nullptr || sealer_running(MyDatabaseId)) return;
+    if (shared == nullptr || worker_running(MyDatabaseId)) return;
     const TimestampTz now = GetCurrentTimestamp();
     if (last_request != 0 && now - last_request < 2 * USECS_PER_SEC) return;
     last_request = now;
@@ -290,7 +290,7 @@ void stop_database_worker(Oid database) {
     for (int attempt = 0; attempt < 100; attempt++) {
         pid_t pid = 0;
         SpinLockAcquire(&shared->mutex);
-        for (const SealerSlot& slot : shared->sealers)
+        for (const WorkerSlot& slot : shared->workers)
             if (slot.database == database && slot.pid != 0) pid = slot.pid;
         SpinLockRelease(&shared->mutex);
         if (pid == 0) break;
@@ -307,10 +307,10 @@ using namespace tenant_guard::pg;
 
 extern "C" {
 
-PGDLLEXPORT void tg_ledger_launcher_main(Datum);
+PGDLLEXPORT void tg_launcher_main(Datum);
 PGDLLEXPORT void tg_database_worker_main(Datum);
 
-void tg_ledger_launcher_main(Datum) {
+void tg_launcher_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
@@ -321,12 +321,12 @@ void tg_ledger_launcher_main(Datum) {
 
     List* databases = connectable_databases();
     ListCell* cell;
-    foreach (cell, databases) start_sealer_and_settle(lfirst_oid(cell));
+    foreach (cell, databases) start_worker_and_settle(lfirst_oid(cell));
 
     struct RecentStart {
         Oid database;
         TimestampTz at;
-    } recent_starts[kMaxSealers] = {};
+    } recent_starts[kMaxWorkers] = {};
     int next_recent = 0;
     for (;;) {
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
@@ -343,15 +343,15 @@ void tg_ledger_launcher_main(Datum) {
         shared->request_count = 0;
         SpinLockRelease(&shared->mutex);
         for (int i = 0; i < count; i++)
-            if (!database_worker_running(requests[i])) (void)start_sealer(requests[i]);
+            if (!database_worker_running(requests[i])) (void)start_worker(requests[i]);
         // A database's worker that is gone (killed, or failed) is started again, as is one for a
         // database whose security events wait with nobody to store them: at most once a second each.
         const TimestampTz now = GetCurrentTimestamp();
-        Oid wanted[kMaxSealers + 1];
+        Oid wanted[kMaxWorkers + 1];
         int wanted_count = 0;
         SpinLockAcquire(&shared->mutex);
         for (Oid database : shared->kept)
-            if (database != InvalidOid && !sealer_running(database)) wanted[wanted_count++] = database;
+            if (database != InvalidOid && !worker_running(database)) wanted[wanted_count++] = database;
         SpinLockRelease(&shared->mutex);
         const Oid waiting = database_with_unclaimed_events();
         if (waiting != InvalidOid) wanted[wanted_count++] = waiting;
@@ -364,15 +364,15 @@ void tg_ledger_launcher_main(Datum) {
                 continue;
             }
             int slot = -1;
-            for (int j = 0; j < kMaxSealers && slot < 0; j++)
+            for (int j = 0; j < kMaxWorkers && slot < 0; j++)
                 if (recent_starts[j].database == wanted[i]) slot = j;
             if (slot >= 0 && now - recent_starts[slot].at < USECS_PER_SEC) continue;
             if (slot < 0) {
                 slot = next_recent;
-                next_recent = (next_recent + 1) % kMaxSealers;
+                next_recent = (next_recent + 1) % kMaxWorkers;
             }
             recent_starts[slot] = {wanted[i], now};
-            (void)start_sealer(wanted[i]);
+            (void)start_worker(wanted[i]);
         }
     }
 }
@@ -382,7 +382,7 @@ void tg_database_worker_main(Datum argument) {
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(argument), InvalidOid, 0);
-    // The sealer runs as a superuser in a database whose owner may set its defaults (ALTER DATABASE
+    // The worker runs as a superuser in a database whose owner may set its defaults (ALTER DATABASE
     // ... SET): nothing the database or a role configures may reach it.
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);

@@ -7,8 +7,8 @@
 namespace tenant_guard::pg {
 
 // From _PG_init while shared_preload_libraries loads the library.
-void register_ledger_launcher();
-void request_ledger_shared_memory();  // adds the workers' part (shared_memory.hpp)
+void register_launcher();
+void request_worker_shared_memory();  // adds the workers' part (shared_memory.hpp)
 
 // Asks the launcher for a worker in this database, unless one is running. Cheap (no lock when one
 // runs); a no-op when the library was not preloaded.

@@ -31,11 +31,11 @@ void _PG_init(void) {
     define_verification_cache_setting();
     // After the settings: before PostgreSQL 15 the sizes are requested right here.
     if (process_shared_preload_libraries_in_progress) {
-        request_ledger_shared_memory();
+        request_worker_shared_memory();
         request_registry_shared_memory();
         request_security_event_shared_memory();
         request_statistics_shared_memory();
-        register_ledger_launcher();
+        register_launcher();
         install_shared_memory_hooks();
     }
     TG_RESERVE_GUC_PREFIX("tenant_guard");

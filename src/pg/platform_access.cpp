@@ -111,27 +111,20 @@ void after_parse_analysis(ParseState* parse_state, Query* query, JumbleState* ju
 // A statement marked for platform access (prepared while it was open) runs only while it is open;
 // and while it is open nothing writes, not even a plan cached before it began (a PL/pgSQL function's).
 bool check_permissions(TG_CHECK_PERMS_HOOK_ARGS) {
-    if (active) {
-        ListCell* cell;
-        foreach (cell, TG_PERMISSION_LIST) {
-            const auto* entry = static_cast<const TG_PERMISSION_ENTRY*>(lfirst(cell));
-            if (TG_PERMISSION_APPLIES(entry) && (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0) {
-                if (!ereport_on_violation) return false;
-                refuse_write("a statement that writes or locks rows");
-            }
-        }
-    }
     const Oid reader = reader_role_known ? reader_role : InvalidOid;
-    if (reader != InvalidOid && !active) {
+    if (active || reader != InvalidOid) {
         ListCell* cell;
         foreach (cell, TG_PERMISSION_LIST) {
             const auto* entry = static_cast<const TG_PERMISSION_ENTRY*>(lfirst(cell));
-            if (TG_PERMISSION_APPLIES(entry) && entry->checkAsUser == reader) {
-                if (!ereport_on_violation) return false;
-                ereport(ERROR, (errcode(kPlatformReadOnly),
-                                errmsg("this statement was prepared during platform access, which has ended"),
-                                errhint("Prepare it again.")));
-            }
+            if (!TG_PERMISSION_APPLIES(entry)) continue;
+            const bool writes = (entry->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0;
+            const bool marked_after_access = !active && entry->checkAsUser == reader;
+            if (!(active && writes) && !marked_after_access) continue;
+            if (!ereport_on_violation) return false;
+            if (writes && active) refuse_write("a statement that writes or locks rows");
+            ereport(ERROR, (errcode(kPlatformReadOnly),
+                            errmsg("this statement was prepared during platform access, which has ended"),
+                            errhint("Prepare it again.")));
         }
     }
     return previous_check_perms ? previous_check_perms(TG_CHECK_PERMS_HOOK_PASS) : true;

@@ -310,40 +310,33 @@ void refuse_unless_active(const pg_uuid_t* tenant, bool revoke, const char* subj
     const TenantStatus status = lookup(tenant);
     if (status == TenantStatus::kActive) return;
     if (revoke) revoke_context();
+    struct Refusal {
+        int sqlstate;
+        const char* reason;
+        const char* state;
+    };
+    const Refusal refusal = status == TenantStatus::kUnknown
+                                ? Refusal{MAKE_SQLSTATE('2', '8', 'T', '0', '1'), "tenant_unknown", "not registered"}
+                            : status == TenantStatus::kSuspended
+                                ? Refusal{MAKE_SQLSTATE('2', '8', 'T', '0', '2'), "tenant_suspended", "suspended"}
+                                : Refusal{MAKE_SQLSTATE('2', '8', 'T', '0', '3'), "tenant_offboarded", "offboarded"};
     const char* tenant_text = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(const_cast<pg_uuid_t*>(tenant))));
+    const char* message = psprintf("tenant %s is %s", tenant_text, refusal.state);
     SecurityEventReport event;
     event.kind = kEventContextRefused;
-    event.reason = status == TenantStatus::kUnknown     ? "tenant_unknown"
-                   : status == TenantStatus::kSuspended ? "tenant_suspended"
-                                                        : "tenant_offboarded";
+    event.reason = refusal.reason;
     event.tenant = tenant;
     event.tenant_verified = true;
     event.subject = subject;
-    event.sqlstate = status == TenantStatus::kUnknown     ? MAKE_SQLSTATE('2', '8', 'T', '0', '1')
-                     : status == TenantStatus::kSuspended ? MAKE_SQLSTATE('2', '8', 'T', '0', '2')
-                                                          : MAKE_SQLSTATE('2', '8', 'T', '0', '3');
-    event.message = psprintf("tenant %s is %s", tenant_text,
-                             status == TenantStatus::kUnknown     ? "not registered"
-                             : status == TenantStatus::kSuspended ? "suspended"
-                                                                  : "offboarded");
-    record_security_event(event);
+    event.sqlstate = refusal.sqlstate;
+    event.message = message;
+    (void)record_security_event(event);
     tenant_refused(tenant);
-    switch (status) {
-        case TenantStatus::kUnknown:
-            ereport(ERROR, (errcode(MAKE_SQLSTATE('2', '8', 'T', '0', '1')),
-                            errmsg("tenant %s is not registered", tenant_text),
-                            errhint("tenant_guard.registry is on: register it with tenant_guard.create_tenant()."),
-                            errhidestmt(true)));
-            break;
-        case TenantStatus::kSuspended:
-            ereport(ERROR, (errcode(MAKE_SQLSTATE('2', '8', 'T', '0', '2')), errmsg("tenant %s is suspended", tenant_text),
-                            errhidestmt(true)));
-            break;
-        default:
-            ereport(ERROR, (errcode(MAKE_SQLSTATE('2', '8', 'T', '0', '3')), errmsg("tenant %s is offboarded", tenant_text),
-                            errhidestmt(true)));
-            break;
-    }
+    ereport(ERROR, (errcode(refusal.sqlstate), errmsg("%s", message),
+                    status == TenantStatus::kUnknown
+                        ? errhint("tenant_guard.registry is on: register it with tenant_guard.create_tenant().")
+                        : 0,
+                    errhidestmt(true)));
 }
 
 void check_context_tenant(const pg_uuid_t* tenant) {
