@@ -15,9 +15,10 @@ REGRESS_OPTS = --inputdir=.
 
 # PGXS compiles C++ with $(CXX); -Wno-register because PostgreSQL headers still use `register`.
 # PostgreSQL's headers are included as system headers so -Wextra reports our code, not theirs.
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fvisibility=hidden -isystem $(includedir_server)
-# PGXS links with the C compiler: name the C++ runtime and OpenSSL ourselves.
-SHLIB_LINK = -lstdc++ -lcrypto
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fvisibility=hidden -isystem $(includedir_server) -isystem $(includedir)
+# PGXS links with the C compiler: name the C++ runtime, OpenSSL and libpq (district import and
+# export connect to other databases, as dblink does) ourselves.
+SHLIB_LINK = -lstdc++ -lcrypto -lpq
 
 # JIT bitcode is turned off for this module: PGXS would compile the C++ files to LLVM bitcode
 # without our C++ flags. Policies call tenant_guard functions through fmgr, which JIT can call but

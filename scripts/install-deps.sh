@@ -5,7 +5,7 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-pgtap
     libtap-parser-sourcehandler-pgtap-perl pgbouncer
-    libgtest-dev nlohmann-json3-dev libssl-dev openssl coreutils python3
+    libgtest-dev nlohmann-json3-dev libssl-dev libpq-dev openssl coreutils python3
 )
 missing=()
 for package in "${packages[@]}"; do

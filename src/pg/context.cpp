@@ -91,6 +91,16 @@ SubTransactionId newest_local_subxid = InvalidSubTransactionId;
 
 ExecutorStart_hook_type previous_executor_start = nullptr;
 
+// The district import_tenant() is loading (see set_loading_tenant()), or nullptr.
+const pg_uuid_t* loading_tenant = nullptr;
+pg_uuid_t loading_tenant_value;
+
+pg_uuid_t* copy_of(const pg_uuid_t& tenant) {
+    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+    *result = tenant;
+    return result;
+}
+
 bool killed_by_subtransaction_abort(const ContextValue* value) {
     for (int i = 0; i < aborted_subtransaction_count; ++i) {
         const auto& abort = aborted_subtransactions[i];
@@ -493,7 +503,17 @@ void revoke_context() noexcept {
     generation_floor = next_generation;
 }
 
+void set_loading_tenant(const void* tenant) noexcept {
+    if (tenant == nullptr) {
+        loading_tenant = nullptr;
+        return;
+    }
+    loading_tenant_value = *static_cast<const pg_uuid_t*>(tenant);
+    loading_tenant = &loading_tenant_value;
+}
+
 void context_transaction_ended() noexcept {
+    loading_tenant = nullptr;
     ++transaction_number;
     table_statement_count = 0;
     table_statements_overflowed = false;
@@ -644,6 +664,7 @@ Datum tg_allowed_tenants(PG_FUNCTION_ARGS) {
 }
 
 Datum tg_current_tenant(PG_FUNCTION_ARGS) {
+    if (loading_tenant != nullptr) PG_RETURN_UUID_P(copy_of(*loading_tenant));
     const auto* value = effective_context();
     if (value == nullptr) PG_RETURN_NULL();
     auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
@@ -656,6 +677,8 @@ Datum tg_current_tenant(PG_FUNCTION_ARGS) {
 // tenant_guard.missing_context = 'error'. The error depends on no row, so the function stays
 // LEAKPROOF.
 Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
+    // import_tenant() may load a suspended district: the registry is not asked.
+    if (loading_tenant != nullptr) PG_RETURN_UUID_P(copy_of(*loading_tenant));
     const auto* value = effective_context();
     if (value == nullptr) {
         if (settings.missing_context == kMissingContextError) {

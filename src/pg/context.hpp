@@ -26,6 +26,12 @@ const char* context_subject() noexcept;
 const void* context_tenant() noexcept;
 const char* context_claims() noexcept;
 
+// import_tenant() loads a district with COPY, which fills the tenant column from its default,
+// policy_tenant(): while a tenant (a pg_uuid_t) is set here, policy_tenant() and current_tenant()
+// return it, without a token and without asking the registry. nullptr clears it; so does the end of
+// the transaction.
+void set_loading_tenant(const void* tenant) noexcept;
+
 extern const char* const kContextSettingName;
 
 }  // namespace tenant_guard::pg

@@ -10,6 +10,7 @@
 #include "settings.hpp"
 #include "shared_memory.hpp"
 #include "statistics.hpp"
+#include "transfer_progress.hpp"
 #include "utility_guard.hpp"
 #include "verification_cache.hpp"
 #include "xact.hpp"
@@ -35,6 +36,7 @@ void _PG_init(void) {
         request_registry_shared_memory();
         request_security_event_shared_memory();
         request_statistics_shared_memory();
+        request_transfer_progress_shared_memory();
         register_launcher();
         install_shared_memory_hooks();
     }

@@ -8,8 +8,10 @@
 #include "postgres.hpp"
 #include "platform_access.hpp"
 #include "registry.hpp"
+#include "remote_database.hpp"
 #include "security_events.hpp"
 #include "statistics.hpp"
+#include "transfer_progress.hpp"
 
 namespace tenant_guard::pg {
 
@@ -39,6 +41,8 @@ void on_transaction_event(XactEvent event, void* /*arg*/) {
             context_transaction_ended();
             forget_recorded_violation();
             end_platform_access();
+            close_all_remote_databases();
+            end_transfer_progress();
             if (event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT) statistics_transaction_ended();
             break;
         default:
