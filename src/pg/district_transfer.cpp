@@ -487,9 +487,9 @@ Checksum* collect_source_checksums(RemoteDatabase* connection, const DistrictPla
 }
 
 // A second connection to the source that sees exactly what the first one copies.
-RemoteDatabase* connect_with_same_snapshot(const char* conninfo, RemoteDatabase* first) {
+RemoteDatabase* connect_with_same_snapshot(const char* conninfo, RemoteDatabase* first, Oid caller) {
     RemoteRows snapshot = remote_query(first, "SELECT pg_catalog.pg_export_snapshot()");
-    RemoteDatabase* second = connect_remote_database(conninfo, "source");
+    RemoteDatabase* second = connect_remote_database(conninfo, "source", caller);
     remote_command(second, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     const char* parameters[] = {snapshot.value(0, 0)};
     // SET TRANSACTION SNAPSHOT takes no parameter: the identifier is quoted as a literal.
@@ -603,6 +603,7 @@ Datum tg_import_tenant(PG_FUNCTION_ARGS) {
     const pg_uuid_t* tenant = tenant_argument(fcinfo, 1);
     const bool replace = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
     const char* tenant_string = tenant_text(tenant);
+    const Oid caller = GetUserId();
     tg_begin_materialized_result(fcinfo);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
@@ -616,7 +617,7 @@ Datum tg_import_tenant(PG_FUNCTION_ARGS) {
         local_query(psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, pg_catalog.hashtext($1))", kImportLockClass),
                     1, lock_parameters);
 
-        RemoteDatabase* source = connect_remote_database(conninfo, "source");
+        RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
         SourcePlan source_plan = plan_from_source(source);
         const DistrictPlan& plan = source_plan.plan;
         begin_transfer_progress("import", tenant, plan.count);
@@ -631,7 +632,7 @@ Datum tg_import_tenant(PG_FUNCTION_ARGS) {
             for (int i = plan.count - 1; i >= 0; --i) delete_tenant_rows(plan.tables[i], tenant_string);
         }
 
-        RemoteDatabase* checksummer = connect_with_same_snapshot(conninfo, source);
+        RemoteDatabase* checksummer = connect_with_same_snapshot(conninfo, source, caller);
         remote_send(checksummer, source_checksums_sql(plan));
 
         auto* imported = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
@@ -686,6 +687,7 @@ Datum tg_reconcile_tenant(PG_FUNCTION_ARGS) {
     const char* conninfo = conninfo_argument(fcinfo, 0, "source");
     const pg_uuid_t* tenant = tenant_argument(fcinfo, 1);
     const char* tenant_string = tenant_text(tenant);
+    const Oid caller = GetUserId();
     tg_begin_materialized_result(fcinfo);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
@@ -693,7 +695,7 @@ Datum tg_reconcile_tenant(PG_FUNCTION_ARGS) {
     PG_TRY();
     {
         enter_transfer(&scope, tenant, "reconcile", 0);
-        RemoteDatabase* source = connect_remote_database(conninfo, "source");
+        RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
         SourcePlan source_plan = plan_from_source(source);
         const DistrictPlan& plan = source_plan.plan;
         begin_transfer_progress("reconcile", tenant, plan.count);
@@ -817,6 +819,7 @@ Datum tg_export_tenant(PG_FUNCTION_ARGS) {
     const pg_uuid_t* tenant = tenant_argument(fcinfo, 0);
     const char* conninfo = conninfo_argument(fcinfo, 1, "target");
     const char* tenant_string = tenant_text(tenant);
+    const Oid caller = GetUserId();
     tg_begin_materialized_result(fcinfo);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
@@ -827,7 +830,7 @@ Datum tg_export_tenant(PG_FUNCTION_ARGS) {
         transfer_progress_phase("reading catalogs");
         // Every local read below is read-only SPI, so all of them see this statement's snapshot.
         Catalog here = read_local_catalog();
-        RemoteDatabase* target = connect_remote_database(conninfo, "target");
+        RemoteDatabase* target = connect_remote_database(conninfo, "target", caller);
         remote_command(target, "BEGIN");
         Catalog there = read_remote_catalog(target);
 

@@ -132,9 +132,10 @@ bool conninfo_has_password(const char* conninfo) {
 
 }  // namespace
 
-RemoteDatabase* connect_remote_database(const char* conninfo, const char* which) {
-    const bool is_superuser = superuser();
-    if (!is_superuser && !conninfo_has_password(conninfo))
+RemoteDatabase* connect_remote_database(const char* conninfo, const char* which, Oid caller) {
+    const bool is_superuser = superuser_arg(caller);
+    const bool has_password = conninfo_has_password(conninfo);  // also refuses a malformed string
+    if (!is_superuser && !has_password)
         ereport(ERROR, (errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
                         errmsg("password is required to connect to the %s database", which),
                         errdetail("Non-superusers must provide a password in the connection string.")));

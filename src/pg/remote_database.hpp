@@ -12,11 +12,12 @@ namespace tenant_guard::pg {
 
 struct RemoteDatabase;
 
-// `which` names the database in messages ("source", "target"). A caller that is not a superuser
+// `which` names the database in messages ("source", "target"). `caller` is the role that asked for
+// the connection (taken before any switch to a more privileged role). A caller that is not a superuser
 // must put a password in the connection string and the server must ask for it (as dblink and
 // postgres_fdw require): otherwise the connection would run as this server's operating-system user.
 // The session gets search_path '' and the settings that make values print the same everywhere.
-RemoteDatabase* connect_remote_database(const char* conninfo, const char* which);
+RemoteDatabase* connect_remote_database(const char* conninfo, const char* which, Oid caller);
 void close_remote_database(RemoteDatabase* database) noexcept;
 void close_all_remote_databases() noexcept;  // at transaction end
 
