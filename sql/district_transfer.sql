@@ -61,6 +61,12 @@ SELECT * FROM tenant_guard.import_tenant(:'source', '00000000-0000-0000-0000-000
 SELECT * FROM tenant_guard.import_tenant(NULL, :north);
 SELECT * FROM tenant_guard.import_tenant('dbname=tg_no_such_database host=/nonexistent', :north);
 SELECT * FROM tenant_guard.import_tenant('not a connection string', :north);
+-- Platform access is read-only: not even an import writes while it is open.
+SELECT tenant_guard.sign_token('{"sub":"ops-jane","roles":["platform_admin"],"exp":9999999999}', 'district-hs256') AS platform \gset
+BEGIN;
+SELECT tenant_guard.begin_platform_access(:'platform', 'migration');
+SELECT * FROM tenant_guard.import_tenant(:'source', :north);
+ROLLBACK;
 
 -- The import: parents first, keys kept, tenant column filled, generated column computed,
 -- sequences past the imported ids.

@@ -17,6 +17,7 @@
 #include "boundary.hpp"
 #include "context.hpp"
 #include "postgres.hpp"
+#include "platform_access.hpp"
 #include "protection.hpp"
 #include "remote_database.hpp"
 #include "settings.hpp"
@@ -599,6 +600,8 @@ TG_SQL_FUNCTION(tg_export_tenant)
 //   RETURNS TABLE(table_name text, source_rows bigint, imported_rows bigint, reconciled boolean)
 Datum tg_import_tenant(PG_FUNCTION_ARGS) {
     require_transfer_privilege("import_tenant");
+    // COPY FROM below bypasses the permission hook that keeps platform access read-only.
+    if (platform_access_active()) refuse_platform_write("import_tenant()");
     const char* conninfo = conninfo_argument(fcinfo, 0, "source");
     const pg_uuid_t* tenant = tenant_argument(fcinfo, 1);
     const bool replace = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);

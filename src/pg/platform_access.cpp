@@ -54,11 +54,17 @@ Oid platform_reader() {
     return reader_role;
 }
 
-[[noreturn]] void refuse_write(const char* what) {
+}  // namespace
+
+[[noreturn]] void refuse_platform_write(const char* what) {
     ereport(ERROR, (errcode(kPlatformReadOnly), errmsg("platform access is read-only: %s is not allowed", what),
                     errhint("Platform access ends with the transaction; write in a tenant's context.")));
     pg_unreachable();
 }
+
+namespace {
+
+[[noreturn]] void refuse_write(const char* what) { refuse_platform_write(what); }
 
 struct MarkContext {
     Oid reader;

@@ -13,6 +13,8 @@ void platform_access_subtransaction_aborted(SubTransactionId subxid) noexcept;
 // Utility statements other than transaction control, SET/SHOW, EXPLAIN, cursors and prepared
 // statements are refused while platform access is open (TG002).
 void refuse_utility_in_platform_access(const Node* statement);
+// TG002 "platform access is read-only: <what> is not allowed".
+[[noreturn]] void refuse_platform_write(const char* what);
 
 void install_platform_access_hooks();
 
