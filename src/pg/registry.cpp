@@ -46,6 +46,8 @@ struct LoadedDatabase {
     bool loaded;
     bool overflowed;
     uint64 generation;
+    TimestampTz loaded_at;  // when the entries were read from the table
+    bool refreshing;        // a standby backend is re-reading the table (others keep using the entries)
 };
 
 struct RegistryShared {
@@ -181,6 +183,7 @@ bool try_load_as_owner(Oid relid) {
         }
         slot->tenants_relid = relid;
         slot->loaded = true;
+        slot->loaded_at = GetCurrentTimestamp();
         installed = true;
     } else if (slot == nullptr) {
         installed = true;  // more databases than slots: every lookup reads the table
@@ -241,6 +244,51 @@ TenantStatus read_status_from_table(const pg_uuid_t* tenant) {
     return call.status;
 }
 
+// On a hot standby no commit publishes registry changes here: they arrive as replayed rows of the
+// table. So a standby re-reads the table when its copy is older than kStandbyRefresh; one backend
+// re-reads while the others go on with the entries they have.
+constexpr long kStandbyRefreshMs = 1000;
+
+bool standby_refresh_due(const LoadedDatabase* slot) {
+    return !slot->refreshing && RecoveryInProgress() &&
+           TimestampDifferenceExceeds(slot->loaded_at, GetCurrentTimestamp(), (int)kStandbyRefreshMs);
+}
+
+bool claim_standby_refresh() {
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    LoadedDatabase* slot = database_slot(MyDatabaseId, false);
+    const bool claimed = slot != nullptr && slot->loaded && standby_refresh_due(slot);
+    if (claimed) slot->refreshing = true;
+    LWLockRelease(shared->lock);
+    return claimed;
+}
+
+void end_standby_refresh() {
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    LoadedDatabase* slot = database_slot(MyDatabaseId, false);
+    if (slot != nullptr) slot->refreshing = false;
+    LWLockRelease(shared->lock);
+}
+
+bool try_load(Oid relid);
+
+void refresh_on_standby(Oid relid) {
+    loading = true;
+    PG_TRY();
+    {
+        (void)try_load(relid);
+    }
+    PG_CATCH();
+    {
+        loading = false;
+        end_standby_refresh();
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    loading = false;
+    end_standby_refresh();
+}
+
 TenantStatus lookup(const pg_uuid_t* tenant) {
     const Oid relid = tenants_relid();
     if (relid == InvalidOid)
@@ -252,6 +300,11 @@ TenantStatus lookup(const pg_uuid_t* tenant) {
         LWLockAcquire(shared->lock, LW_SHARED);
         LoadedDatabase* slot = database_slot(MyDatabaseId, false);
         const bool usable = slot != nullptr && slot->loaded && slot->tenants_relid == relid;
+        if (usable && attempt == 0 && standby_refresh_due(slot)) {
+            LWLockRelease(shared->lock);
+            if (claim_standby_refresh()) refresh_on_standby(relid);
+            continue;
+        }
         if (usable) {
             RegistryKey key = {MyDatabaseId, *tenant};
             const auto* entry = static_cast<const RegistryEntry*>(hash_search(entries, &key, HASH_FIND, nullptr));

@@ -133,6 +133,7 @@ int64 suppressed_events = 0;
 bool summary_at_exit_registered = false;
 
 bool push_event(const SecurityEventReport& event);
+bool log_on_standby(const SecurityEventReport& event);
 
 SecurityEventReport suppression_summary() {
     static char message[128];
@@ -148,7 +149,8 @@ SecurityEventReport suppression_summary() {
 }
 
 void summarise_at_exit(int, Datum) {
-    if (suppressed_events > 0 && queue != nullptr) (void)push_event(suppression_summary());
+    if (suppressed_events > 0 && queue != nullptr)
+        (void)(RecoveryInProgress() ? log_on_standby(suppression_summary()) : push_event(suppression_summary()));
     suppressed_events = 0;
 }
 
@@ -184,6 +186,14 @@ bool record_security_event(const SecurityEventReport& event) noexcept {
     if (queue == nullptr || MyProc == nullptr || MyDatabaseId == InvalidOid || !IsUnderPostmaster) return false;
     if (!database_stores_events()) return false;
     if (!admitted_by_rate_limit()) return false;
+    // A hot standby cannot store events (and runs no worker): the log line is the record there.
+    if (RecoveryInProgress()) {
+        if (suppressed_events > 0) {
+            (void)log_on_standby(suppression_summary());
+            suppressed_events = 0;
+        }
+        return log_on_standby(event);
+    }
     if (suppressed_events > 0) {
         (void)push_event(suppression_summary());
         suppressed_events = 0;
@@ -192,6 +202,28 @@ bool record_security_event(const SecurityEventReport& event) noexcept {
 }
 
 namespace {
+
+void fill_slot(EventSlot* slot, const SecurityEventReport& event, const char* address) {
+    memset(slot, 0, sizeof(EventSlot));
+    slot->database = MyDatabaseId;
+    slot->occurred_at = GetCurrentTimestamp();
+    slot->backend_pid = MyProcPid;
+    slot->role = GetUserId();
+    if (event.tenant != nullptr) {
+        slot->has_tenant = true;
+        slot->tenant = *event.tenant;
+        slot->tenant_verified = event.tenant_verified;
+    }
+    strlcpy(slot->sqlstate, unpack_sql_state(event.sqlstate), sizeof(slot->sqlstate));
+    copy_text(slot->kind, sizeof(slot->kind), event.kind);
+    copy_text(slot->reason, sizeof(slot->reason), event.reason);
+    copy_text(slot->subject, sizeof(slot->subject), event.subject);
+    copy_text(slot->application_name, sizeof(slot->application_name), application_name);
+    copy_text(slot->client_addr, sizeof(slot->client_addr), address);
+    copy_text(slot->object, sizeof(slot->object), event.object);
+    copy_text(slot->route, sizeof(slot->route), event.route);
+    copy_text(slot->message, sizeof(slot->message), event.message);
+}
 
 bool push_event(const SecurityEventReport& event) {
     const char* address = client_address();  // outside the lock: it may allocate
@@ -215,26 +247,8 @@ bool push_event(const SecurityEventReport& event) {
         count(Counter::kEventsDropped);
         return false;
     }
-    memset(slot, 0, sizeof(EventSlot));
+    fill_slot(slot, event, address);
     slot->sequence = ++queue->next_sequence;
-    slot->database = MyDatabaseId;
-    slot->occurred_at = GetCurrentTimestamp();
-    slot->backend_pid = MyProcPid;
-    slot->role = GetUserId();
-    if (event.tenant != nullptr) {
-        slot->has_tenant = true;
-        slot->tenant = *event.tenant;
-        slot->tenant_verified = event.tenant_verified;
-    }
-    strlcpy(slot->sqlstate, unpack_sql_state(event.sqlstate), sizeof(slot->sqlstate));
-    copy_text(slot->kind, sizeof(slot->kind), event.kind);
-    copy_text(slot->reason, sizeof(slot->reason), event.reason);
-    copy_text(slot->subject, sizeof(slot->subject), event.subject);
-    copy_text(slot->application_name, sizeof(slot->application_name), application_name);
-    copy_text(slot->client_addr, sizeof(slot->client_addr), address);
-    copy_text(slot->object, sizeof(slot->object), event.object);
-    copy_text(slot->route, sizeof(slot->route), event.route);
-    copy_text(slot->message, sizeof(slot->message), event.message);
     slot->state = kReady;
     queue->free_count--;
     LWLockRelease(queue->lock);
@@ -439,6 +453,37 @@ bool event_text(const EventSlot& slot, const char* role_name, const char* databa
             out->log_line = pstrdup_or_throw(core::event_log_line(record));
         },
         &failure);
+}
+
+// On a hot standby: the same JSON line the worker logs for a stored event, written right away, and
+// counted (events_logged_on_standby). Names need the catalogs: outside a transaction (a refusal at
+// login) the OIDs stand in. An event that cannot be logged is not recorded (false).
+bool log_on_standby(const SecurityEventReport& event) {
+    EventSlot slot;
+    fill_slot(&slot, event, client_address());
+    const bool in_transaction = IsTransactionState();
+    MemoryContext caller_context = CurrentMemoryContext;
+    bool logged = false;
+    PG_TRY();
+    {
+        const char* role_name = in_transaction ? GetUserNameFromId(slot.role, true) : nullptr;
+        const char* database = in_transaction ? get_database_name(MyDatabaseId) : nullptr;
+        if (database == nullptr) database = psprintf("%u", MyDatabaseId);
+        EventText text;
+        if (event_text(slot, role_name, database, &text)) {
+            ereport(LOG, (errmsg("tenant_guard security event: %s", text.log_line), errhidestmt(true),
+                          errhidecontext(true)));
+            logged = true;
+        }
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        FlushErrorState();
+    }
+    PG_END_TRY();
+    if (logged) count(Counter::kEventsLoggedOnStandby);
+    return logged;
 }
 
 Datum text_or_null(const char* value, bool* is_null) {

@@ -27,6 +27,7 @@ constexpr int kReasonNameBytes = 64;
 const char* const kCounterNames[] = {
     "context_sets",     "context_switches",   "events_queued",       "events_recorded", "events_dropped",
     "events_discarded", "events_suppressed", "token_cache_hits",   "token_cache_misses",  "tenant_stats_overflow", "platform_accesses",
+    "events_logged_on_standby",
 };
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == static_cast<size_t>(Counter::kCount));
 

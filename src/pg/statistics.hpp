@@ -23,6 +23,7 @@ enum class Counter {
     kTokenCacheMisses,
     kTenantStatsOverflow,
     kPlatformAccesses,
+    kEventsLoggedOnStandby,
     kCount
 };
 
