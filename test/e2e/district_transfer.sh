@@ -10,7 +10,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/tap.sh"
-e2e_begin 49
+e2e_begin 58
 
 q() { psql -X -At -v ON_ERROR_STOP=1 "$@" 2>&1; }
 qs() { q -d service "$@"; }
@@ -57,7 +57,9 @@ ALTER TABLE attendance ADD FOREIGN KEY (student_id) REFERENCES students;
 ANALYZE;
 SQL
 }
-district_db "$D1" 200000 20 || { echo "Bail out! could not create $D1"; exit 1; }
+# The big one in the background while the others and the service schema are built.
+district_db "$D1" 200000 20 >"$TG_DIR/district001.log" 2>&1 &
+big=$!
 district_db "$D2" 5000 20 || { echo "Bail out! could not create $D2"; exit 1; }
 district_db "$D3" 300 20 || { echo "Bail out! could not create $D3"; exit 1; }
 district_db "$EXPORT" 0 0 || { echo "Bail out! could not create $EXPORT"; exit 1; }
@@ -89,6 +91,8 @@ CREATE ROLE district_app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO district_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO district_app;
 SQL
+
+wait "$big" || { cat "$TG_DIR/district001.log"; echo "Bail out! could not create $D1"; exit 1; }
 
 tables="attendance courses enrollments students"
 # Row counts "attendance/courses/enrollments/students": of a district's database, or of a tenant here.
@@ -208,14 +212,14 @@ progress_out=$(mktemp)
 importer=$!
 seen=""
 for _ in $(seq 1 300); do
-    seen=$(qs -c "SELECT format('%s|%s|%s|%s', database_name, tenant_id, tables_total, table_name) FROM tenant_guard.transfer_progress
-                  WHERE operation = 'import' AND rows_done > 0 AND pid <> pg_backend_pid()" | head -1)
+    seen=$(qs -c "SELECT format('%s|%s|%s|%s|%s', database_name, tenant_id, tables_total, table_name, rows_total > 0)
+                  FROM tenant_guard.transfer_progress WHERE operation = 'import' AND rows_done > 0" | head -1)
     [ -n "$seen" ] && break
     kill -0 "$importer" 2>/dev/null || break
     sleep 0.1
 done
-like "$seen" "^service[|]$d1[|]4[|]public[.][a-z]+$" \
-     "transfer_progress shows the running import (database, tenant, 4 tables, the table being copied) with rows_done > 0"
+like "$seen" "^service[|]$d1[|]4[|]public[.][a-z]+[|]t$" \
+     "transfer_progress shows the running import (database, tenant, 4 tables, the table being copied, rows_total) with rows_done > 0"
 wait "$importer"
 is "$(cat "$progress_out")" "$(expected_result "$src1_counts")" "the import with replace => true succeeds, every table reconciled"
 rm -f "$progress_out"
@@ -363,3 +367,5 @@ rm -f "$out_c1" "$out_c2" "$gate_out"
 is "$(tenant_counts $c1)|$(tenant_counts $c2)|$(tenant_counts $d1)|$(tenant_counts $d2)" \
    "$src2_counts|$src3_counts|$src1_counts|$src2_counts" "after both commits each tenant has its district's rows, the others are untouched"
 is "$(reconcile "$D3" $c2)|$(reconcile "$D2" $c1)" "$all_match|$all_match" "both concurrent imports reconcile with their sources"
+is "$(qs -c "SELECT count(*) FROM tenant_guard.transfer_progress")" "0" \
+   "transfer_progress is empty after all the transfers, the failed ones included"
