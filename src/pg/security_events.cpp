@@ -461,14 +461,25 @@ bool event_text(const EventSlot& slot, const char* role_name, const char* databa
 bool log_on_standby(const SecurityEventReport& event) {
     EventSlot slot;
     fill_slot(&slot, event, client_address());
+    // Names seen in a transaction are kept for the events raised outside one (the summary of a
+    // flood at disconnect).
+    static char known_database[NAMEDATALEN];
+    static char known_role_name[NAMEDATALEN];
+    static Oid known_role = InvalidOid;
     const bool in_transaction = IsTransactionState();
     MemoryContext caller_context = CurrentMemoryContext;
     bool logged = false;
     PG_TRY();
     {
-        const char* role_name = in_transaction ? GetUserNameFromId(slot.role, true) : nullptr;
-        const char* database = in_transaction ? get_database_name(MyDatabaseId) : nullptr;
-        if (database == nullptr) database = psprintf("%u", MyDatabaseId);
+        if (in_transaction) {
+            if (const char* name = get_database_name(MyDatabaseId)) strlcpy(known_database, name, sizeof(known_database));
+            if (const char* name = GetUserNameFromId(slot.role, true)) {
+                strlcpy(known_role_name, name, sizeof(known_role_name));
+                known_role = slot.role;
+            }
+        }
+        const char* role_name = known_role == slot.role && known_role_name[0] ? known_role_name : nullptr;
+        const char* database = known_database[0] ? known_database : psprintf("%u", MyDatabaseId);
         EventText text;
         if (event_text(slot, role_name, database, &text)) {
             ereport(LOG, (errmsg("tenant_guard security event: %s", text.log_line), errhidestmt(true),

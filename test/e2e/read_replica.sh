@@ -316,7 +316,7 @@ suspended_out=$(qp -c "SELECT tenant_guard.suspend_tenant('$A', 'replica test $r
 committed=${suspended_out##*$'\n'}
 suspended_out=${suspended_out%$'\n'*}
 answer=""
-for _ in $(seq 500); do   # up to ~5 s
+while [ "$(now_ms)" -lt $((issued + 5000)) ]; do   # gives up after 5 s
     answer=$(ask "SELECT count(*) FROM students;")
     [ "$answer" != 1200 ] && break
     sleep 0.01
@@ -336,8 +336,9 @@ out=$(app r <<<"SELECT tenant_guard.set_tenant('$tok_a');")
 is "$answer|$out" "ERROR:  28T02: tenant $A is suspended|ERROR:  28T02: tenant $A is suspended" \
    "replica: the session's next query is refused too, and so is a new set_tenant() for A (28T02)"
 
+issued=$(now_ms)
 committed=$(qp -c "SELECT tenant_guard.resume_tenant('$A')" -c "$server_ms" | tail -1)
-for _ in $(seq 500); do
+while [ "$(now_ms)" -lt $((issued + 5000)) ]; do
     answer=$(ask "SELECT count(*) FROM students;")
     [ "$answer" = 1200 ] && break
     [[ "$answer" =~ 28T02 ]] && refused=$((refused + 1))
