@@ -98,24 +98,40 @@ UPDATE xfer.students SET name = CASE id WHEN 11 THEN 'student 12' ELSE 'student 
  WHERE tenant_id = :north AND id IN (11, 12);
 SELECT table_name, matches FROM tenant_guard.reconcile_tenant(:'source', :north) WHERE table_name = 'xfer.students';
 
--- What does not fit is refused before anything is copied: a source table missing here, a source
--- column missing here, a target that is not a tenant table.
+-- What does not fit is refused before anything is copied, every problem listed: a source table
+-- missing here, a source column missing here, a column generated in the source but plain here, a
+-- target that is not a tenant table, tables whose foreign keys form a cycle.
 \c tg_xfer_source
 CREATE TABLE xfer.buses (id int, route text);
 ALTER TABLE xfer.schools ADD COLUMN motto text;
+ALTER TABLE xfer.schools ADD COLUMN code text GENERATED ALWAYS AS (upper(name)) STORED;
 \c :service_database
 \set VERBOSITY terse
+ALTER TABLE xfer.schools ADD COLUMN code text;
 \set VERBOSITY default
 SELECT * FROM tenant_guard.import_tenant(:'source', :south);
 \set VERBOSITY terse
 CREATE TABLE xfer.buses (id int, route text);  -- no tenant column: a shared table
 ALTER TABLE xfer.schools ADD COLUMN motto text;
+ALTER TABLE xfer.schools DROP COLUMN code;
 \set VERBOSITY default
 SELECT * FROM tenant_guard.import_tenant(:'source', :south);
 \set VERBOSITY terse
 DROP TABLE xfer.buses;
 \c tg_xfer_source
 DROP TABLE xfer.buses;
+ALTER TABLE xfer.schools DROP COLUMN code;
+ALTER TABLE xfer.schools ADD COLUMN head_student bigint;
+\c :service_database
+\set VERBOSITY terse
+ALTER TABLE xfer.schools ADD COLUMN head_student bigint,
+    ADD FOREIGN KEY (tenant_id, head_student) REFERENCES xfer.students (tenant_id, id);
+\set VERBOSITY default
+SELECT * FROM tenant_guard.import_tenant(:'source', :south);
+\set VERBOSITY terse
+ALTER TABLE xfer.schools DROP COLUMN head_student;
+\c tg_xfer_source
+ALTER TABLE xfer.schools DROP COLUMN head_student;
 \c :service_database
 \set VERBOSITY terse
 

@@ -15,16 +15,15 @@ const TransferColumn* find_column(const std::vector<TransferColumn>& columns, co
 
 std::string display_name(const SourceTable& table) { return table.schema + "." + table.name; }
 
-// Whether table can reach itself through the foreign keys between tables not yet placed.
-bool on_unplaced_cycle(size_t table, const std::vector<std::vector<size_t>>& parents,
-                       const std::vector<bool>& placed) {
+// Whether table can reach itself through the foreign keys (parents[child] lists its parents).
+bool on_cycle(size_t table, const std::vector<std::vector<size_t>>& parents) {
     std::vector<bool> seen(parents.size(), false);
     std::vector<size_t> stack(parents[table].begin(), parents[table].end());
     while (!stack.empty()) {
         const size_t current = stack.back();
         stack.pop_back();
         if (current == table) return true;
-        if (placed[current] || seen[current]) continue;
+        if (seen[current]) continue;
         seen[current] = true;
         stack.insert(stack.end(), parents[current].begin(), parents[current].end());
     }
@@ -32,9 +31,8 @@ bool on_unplaced_cycle(size_t table, const std::vector<std::vector<size_t>>& par
 }
 
 // Kahn's algorithm over the foreign keys between the planned tables, taking the lowest source
-// index among the ready tables each time so that the order is stable. When only cycles are left,
-// the lowest table that is itself on a cycle is placed (not a table merely waiting behind one,
-// which would then load before its parent) and the algorithm goes on.
+// index among the ready tables each time so that the order is stable. Stops, with *has_cycle set,
+// when only tables waiting on a cycle are left.
 std::vector<size_t> load_order(const std::vector<size_t>& planned, const std::vector<TargetTable>& targets,
                                bool* has_cycle) {
     const size_t count = targets.size();
@@ -66,13 +64,7 @@ std::vector<size_t> load_order(const std::vector<size_t>& planned, const std::ve
         }
         if (!progressed) {
             *has_cycle = true;
-            // Every unplaced table waits on an unplaced parent, so one of them is on a cycle.
-            for (size_t index : planned)
-                if (!placed[index] && on_unplaced_cycle(index, parents, placed)) {
-                    placed[index] = true;
-                    order.push_back(index);
-                    break;
-                }
+            break;
         }
     }
     return order;
@@ -105,8 +97,18 @@ TransferPlan plan_transfer(const std::vector<SourceTable>& sources, const std::v
         transfer.binary = true;
         bool complete = true;
         for (const auto& column : source.columns) {
-            if (column.generated || column.name == options.tenant_column) continue;
+            if (column.name == options.tenant_column) continue;
             const TransferColumn* counterpart = find_column(target.columns, column.name);
+            if (column.generated) {
+                // Computed in the source: nothing to copy, unless the target keeps it as data.
+                if (counterpart != nullptr && !counterpart->generated) {
+                    plan.problems.push_back("column " + column.name + " of table " + display_name(source) +
+                                            " is generated in the source but not in the target (its values "
+                                            "would be lost)");
+                    complete = false;
+                }
+                continue;
+            }
             if (counterpart == nullptr) {
                 plan.problems.push_back("column " + column.name + " of table " + display_name(source) +
                                         " is in the source but not in the target");
@@ -133,8 +135,22 @@ TransferPlan plan_transfer(const std::vector<SourceTable>& sources, const std::v
     }
     if (!plan.problems.empty()) return plan;
 
-    for (size_t index : load_order(planned, targets, &plan.has_foreign_key_cycle))
-        plan.tables.push_back(std::move(transfers[index]));
+    std::vector<size_t> order = load_order(planned, targets, &plan.has_foreign_key_cycle);
+    if (plan.has_foreign_key_cycle) {
+        // Rows may refer both ways: no order loads parents first. Name the tables on a cycle.
+        std::string members;
+        std::vector<std::vector<size_t>> parents(targets.size());
+        for (size_t child : planned)
+            for (size_t parent : targets[child].references)
+                if (parent != child) parents[child].push_back(parent);
+        for (size_t index : planned)
+            if (on_cycle(index, parents))
+                members += (members.empty() ? "" : ", ") + display_name(sources[index]);
+        plan.problems.push_back("tables " + members +
+                                " refer to each other with foreign keys: they cannot be loaded parents first");
+        return plan;
+    }
+    for (size_t index : order) plan.tables.push_back(std::move(transfers[index]));
     return plan;
 }
 

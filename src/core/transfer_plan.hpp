@@ -52,7 +52,7 @@ struct TableTransfer {
 struct TransferPlan {
     std::vector<TableTransfer> tables;  // parents before children
     std::vector<std::string> problems;  // non-empty: nothing may be copied
-    bool has_foreign_key_cycle = false;  // a cycle is broken at its first table in source order
+    bool has_foreign_key_cycle = false;  // then a problem names the tables on the cycle
 };
 
 // targets[i] describes the target of sources[i].

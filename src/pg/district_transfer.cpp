@@ -359,16 +359,16 @@ struct TransferScope {
     bool spi_connected;
 };
 
-void enter_transfer(TransferScope* scope, const pg_uuid_t* tenant, const char* operation, int tables_total) {
+void enter_transfer(TransferScope* scope, const pg_uuid_t* tenant, const char* operation) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
     scope->spi_connected = true;
     Oid owner = extension_owner();
     scope->guc_level = enter_canonical_output();
-    GetUserIdAndSecContext(&scope->saved_user, &scope->saved_security_context);
+    GetUserIdAndSecContext(&scope->saved_user, &scope->saved_security_context);  // the caller
     SetUserIdAndSecContext(owner, scope->saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
                                       SECURITY_RESTRICTED_OPERATION);
     set_loading_tenant(tenant);
-    begin_transfer_progress(operation, tenant, tables_total);
+    begin_transfer_progress(operation, tenant, scope->saved_user);
 }
 
 void leave_transfer(TransferScope* scope) {
@@ -454,10 +454,10 @@ SourcePlan plan_from_source(RemoteDatabase* source) {
     result.plan = make_plan(sources, targets, tenant_tables, count, result.target_catalog, true);
     if (result.plan.problems != nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("the source database does not fit the tables here; nothing was copied"),
+                        errmsg("the source database cannot be imported as it is; nothing was copied"),
                         errdetail("%s", result.plan.problems),
-                        errhint("Create the missing tables and columns here (protected, with the tenant column), "
-                                "or drop them from the source.")));
+                        errhint("Each problem is listed in the detail: create what is missing here (protected tables, "
+                                "with the tenant column), or change the source.")));
     return result;
 }
 
@@ -546,13 +546,20 @@ void advance_remote_sequences(RemoteDatabase* database, const PlannedTable& tabl
     }
 }
 
-bool tenant_has_rows(const PlannedTable& table, const char* tenant) {
+// The first tenant table here (whether the source has it or not) with rows of the tenant, or nullptr.
+const PlainTable* table_with_tenant_rows(const Catalog& here, const char* tenant) {
     const char* parameters[] = {tenant};
-    RemoteRows rows = local_query(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s OPERATOR(pg_catalog.=) "
-                                           "$1::pg_catalog.uuid)::pg_catalog.text",
-                                           from_table(table.target, table.source_name), quote_identifier(settings.tenant_column)),
-                                  1, parameters);
-    return text_is_true(rows.value(0, 0));
+    for (int i = 0; i < here.count; ++i) {
+        const PlainTable* table = &here.tables[i];
+        if (!is_tenant_table(table->relid)) continue;
+        const char* name = quote_qualified_identifier(table->schema, table->name);
+        RemoteRows rows = local_query(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s OPERATOR(pg_catalog.=) "
+                                               "$1::pg_catalog.uuid)::pg_catalog.text",
+                                               from_table(table, name), quote_identifier(settings.tenant_column)),
+                                      1, parameters);
+        if (text_is_true(rows.value(0, 0))) return table;
+    }
+    return nullptr;
 }
 
 void delete_tenant_rows(const PlannedTable& table, const char* tenant) {
@@ -613,7 +620,7 @@ Datum tg_import_tenant(PG_FUNCTION_ARGS) {
     TransferScope scope{};
     PG_TRY();
     {
-        enter_transfer(&scope, tenant, "import", 0);
+        enter_transfer(&scope, tenant, "import");
         transfer_progress_phase("reading catalogs");
         // Two imports of one district would both find it empty: the second waits for the first.
         const char* lock_parameters[] = {tenant_string};
@@ -623,12 +630,12 @@ Datum tg_import_tenant(PG_FUNCTION_ARGS) {
         RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
         SourcePlan source_plan = plan_from_source(source);
         const DistrictPlan& plan = source_plan.plan;
-        begin_transfer_progress("import", tenant, plan.count);
+        transfer_progress_tables_total(plan.count);
 
-        for (int i = 0; i < plan.count; ++i)
-            if (tenant_has_rows(plan.tables[i], tenant_string) && !replace)
+        if (!replace)
+            if (const PlainTable* table = table_with_tenant_rows(source_plan.target_catalog, tenant_string))
                 ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-                                errmsg("tenant %s already has rows in %s", tenant_string, plan.tables[i].display_name),
+                                errmsg("tenant %s already has rows in %s.%s", tenant_string, table->schema, table->name),
                                 errhint("Pass replace => true to delete the tenant's rows first (in the same transaction).")));
         if (replace) {
             transfer_progress_phase("deleting the tenant's rows");
@@ -697,11 +704,11 @@ Datum tg_reconcile_tenant(PG_FUNCTION_ARGS) {
     TransferScope scope{};
     PG_TRY();
     {
-        enter_transfer(&scope, tenant, "reconcile", 0);
+        enter_transfer(&scope, tenant, "reconcile");
         RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
         SourcePlan source_plan = plan_from_source(source);
         const DistrictPlan& plan = source_plan.plan;
-        begin_transfer_progress("reconcile", tenant, plan.count);
+        transfer_progress_tables_total(plan.count);
         remote_send(source, source_checksums_sql(plan));  // the source works while we do
         transfer_progress_phase("checksumming");
         auto* here = static_cast<Checksum*>(palloc0(sizeof(Checksum) * (size_t)Max(plan.count, 1)));
@@ -829,7 +836,7 @@ Datum tg_export_tenant(PG_FUNCTION_ARGS) {
     TransferScope scope{};
     PG_TRY();
     {
-        enter_transfer(&scope, tenant, "export", 0);
+        enter_transfer(&scope, tenant, "export");
         transfer_progress_phase("reading catalogs");
         // Every local read below is read-only SPI, so all of them see this statement's snapshot.
         Catalog here = read_local_catalog();
@@ -852,10 +859,10 @@ Datum tg_export_tenant(PG_FUNCTION_ARGS) {
         DistrictPlan plan = make_plan(sources, targets, unused, count, there, false);
         if (plan.problems != nullptr)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("the target database does not fit the tenant tables here; nothing was copied"),
+                            errmsg("the tenant cannot be exported into this target as it is; nothing was copied"),
                             errdetail("%s", plan.problems),
                             errhint("Create the tables and columns in the target first (pg_dump --schema-only).")));
-        begin_transfer_progress("export", tenant, plan.count);
+        transfer_progress_tables_total(plan.count);
         for (int i = 0; i < plan.count; ++i) {
             RemoteRows rows = remote_query(target, psprintf("SELECT EXISTS (SELECT FROM %s)::pg_catalog.text",
                                                             from_table(plan.tables[i].target, plan.tables[i].source_name)));

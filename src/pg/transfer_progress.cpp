@@ -49,7 +49,7 @@ void release_at_exit(int /*code*/, Datum /*arg*/) { end_transfer_progress(); }
 
 void request_transfer_progress_shared_memory() { add_shared_memory_part({shared_size, nullptr, attach}); }
 
-void begin_transfer_progress(const char* operation, const pg_uuid_t* tenant, int tables_total) {
+void begin_transfer_progress(const char* operation, const pg_uuid_t* tenant, Oid caller) {
     end_transfer_progress();
     if (rows == nullptr) return;  // not preloaded: nothing to show
     if (!exit_callback_registered) {
@@ -65,13 +65,13 @@ void begin_transfer_progress(const char* operation, const pg_uuid_t* tenant, int
         }
         row->pid = MyProcPid;
         row->database = MyDatabaseId;
-        row->user = GetUserId();
+        row->user = caller;
         row->tenant = *tenant;
         copy_text(row->operation, sizeof(row->operation), operation);
         copy_text(row->table_name, sizeof(row->table_name), "");
         copy_text(row->phase, sizeof(row->phase), "starting");
         row->tables_done = 0;
-        row->tables_total = tables_total;
+        row->tables_total = 0;
         row->rows_done = 0;
         row->rows_total = 0;
         row->started_at = GetCurrentTimestamp();
@@ -88,6 +88,13 @@ void transfer_progress_table(const char* table_name, const char* phase, int64 ro
     copy_text(my_row->phase, sizeof(my_row->phase), phase);
     my_row->rows_done = 0;
     my_row->rows_total = rows_total;
+    SpinLockRelease(&my_row->mutex);
+}
+
+void transfer_progress_tables_total(int tables_total) {
+    if (my_row == nullptr) return;
+    SpinLockAcquire(&my_row->mutex);
+    my_row->tables_total = tables_total;
     SpinLockRelease(&my_row->mutex);
 }
 

@@ -11,7 +11,8 @@ void request_transfer_progress_shared_memory();  // from _PG_init, while preload
 
 // operation: "import", "export" or "reconcile". A transfer still runs when every row is taken
 // (more than kTransferProgressRows at once); it is then not shown.
-void begin_transfer_progress(const char* operation, const pg_uuid_t* tenant, int tables_total);
+void begin_transfer_progress(const char* operation, const pg_uuid_t* tenant, Oid caller);
+void transfer_progress_tables_total(int tables_total);
 void transfer_progress_table(const char* table_name, const char* phase, int64 rows_total);
 void transfer_progress_phase(const char* phase);
 void transfer_progress_rows(int64 rows_done);

@@ -111,7 +111,7 @@ expected_result() {
     echo "$out"
 }
 # import_tenant / export_tenant's rows as "table:source_rows:copied_rows:reconciled", by table name.
-transfer() { qs -c "SELECT string_agg(format('%s:%s:%s:%s', r.table_name, r.source_rows, r.${2:-imported}_rows, r.reconciled),
+transfer() { qs -v VERBOSITY=verbose -c "SELECT string_agg(format('%s:%s:%s:%s', r.table_name, r.source_rows, r.${2:-imported}_rows, r.reconciled),
                                       ' ' ORDER BY r.table_name) FROM $1 r"; }
 # reconcile_tenant's matches by table: "public.attendance=t public.courses=t ...".
 reconcile() { qs -c "SELECT string_agg(format('%s=%s', table_name, matches), ' ' ORDER BY table_name)
@@ -122,6 +122,12 @@ students_digest() {  # database, [tenant]
     q -d "$1" -c "SELECT count(*) || ':' || md5(string_agg(ROW(id, first_name, last_name, notes, birth_date, gpa,
                      created_at)::text, E'\n' ORDER BY id)) FROM students ${2:+WHERE tenant_id = '$2'}"
 }
+
+src1_counts=$(source_counts "$D1"); src2_counts=$(source_counts "$D2"); src3_counts=$(source_counts "$D3")
+# District 001's import (section 3) starts now and loads while the schema is checked.
+import1_out=$(mktemp)
+( transfer "tenant_guard.import_tenant('$(conn "$D1")', '$d1')" >"$import1_out" ) &
+import1=$!
 
 # ---------------------------------------------------------------------------------------------
 # 2. The schema check: clean, then one object of each dangerous kind, then clean again.
@@ -157,9 +163,9 @@ is "$(qs -c "SELECT count(*) FROM tenant_guard.check_schema() WHERE severity = '
    "0|" "check_schema(): dropped again, no error-level finding"
 
 # ---------------------------------------------------------------------------------------------
-# 3. Import both districts.
-src1_counts=$(source_counts "$D1"); src2_counts=$(source_counts "$D2"); src3_counts=$(source_counts "$D3")
-is "$(transfer "tenant_guard.import_tenant('$(conn "$D1")', '$d1')")" "$(expected_result "$src1_counts")" \
+# 3. Import both districts (district 001 first: its ids are the higher ones).
+wait "$import1"
+is "$(cat "$import1_out")" "$(expected_result "$src1_counts")" \
    "import district 001: every table reconciled, source_rows = imported_rows = the source's counts ($src1_counts)"
 is "$(transfer "tenant_guard.import_tenant('$(conn "$D2")', '$d2')")" "$(expected_result "$src2_counts")" \
    "import district 002: every table reconciled, source_rows = imported_rows = the source's counts ($src2_counts)"
@@ -201,8 +207,8 @@ ok "$([ "${new_e:-0}" -gt "$max_e" ] 2>/dev/null && [ "${new_c:-0}" -gt "$max_c"
 
 # ---------------------------------------------------------------------------------------------
 # 5. A second import of a district that has rows is refused.
-like "$(transfer "tenant_guard.import_tenant('$(conn "$D1")', '$d1')")" "ERROR: .*tenant $d1 already has rows" \
-     "a second import of district 001 is refused: the tenant already has rows"
+like "$(transfer "tenant_guard.import_tenant('$(conn "$D1")', '$d1')")" "ERROR:  23505: tenant $d1 already has rows" \
+     "a second import of district 001 is refused: 23505, the tenant already has rows"
 is "$(tenant_counts $d1)" "$src1_counts" "after the refusal district 001's counts are unchanged"
 
 # ---------------------------------------------------------------------------------------------
@@ -220,15 +226,10 @@ for _ in $(seq 1 300); do
 done
 like "$seen" "^service[|]$d1[|]4[|]public[.][a-z]+[|]t$" \
      "transfer_progress shows the running import (database, tenant, 4 tables, the table being copied, rows_total) with rows_done > 0"
-wait "$importer"
-is "$(cat "$progress_out")" "$(expected_result "$src1_counts")" "the import with replace => true succeeds, every table reconciled"
-rm -f "$progress_out"
-is "$(tenant_counts $d1)|$(students_digest service $d1)" "$src1_counts|$d1_digest" \
-   "after replace district 001 has the same rows, no duplicates"
-is "$(qs -c "SELECT count(*) FROM tenant_guard.transfer_progress")" "0" "transfer_progress is empty once the import is over"
 
 # ---------------------------------------------------------------------------------------------
-# 6. reconcile_tenant finds a changed, a missing and a duplicated row, each in its table only.
+# 6. While district 001 loads: reconcile_tenant finds a changed, a missing and a duplicated row,
+# each in its table only.
 is "$(reconcile "$D2" $d2)" "$all_match" "reconcile_tenant(district 002): every table matches"
 q -q -d "$D2" -c "UPDATE students SET gpa = gpa + 0.01 WHERE id = 42" >/dev/null
 is "$(reconcile "$D2" $d2)" "public.attendance=t public.courses=t public.enrollments=t public.students=f" \
@@ -247,7 +248,7 @@ q -q -d "$D2" -c "DELETE FROM attendance WHERE ctid = (SELECT max(ctid) FROM att
 is "$(reconcile "$D2" $d2)|$(source_counts "$D2")" "$all_match|$src2_counts" "restored: every table matches again"
 
 # ---------------------------------------------------------------------------------------------
-# 7. Export district 002 into a dedicated database.
+# 7. Still while district 001 loads: export district 002 into a dedicated database.
 is "$(transfer "tenant_guard.export_tenant('$d2', '$(conn "$EXPORT")')" exported)" "$(expected_result "$src2_counts")" \
    "export_tenant(district 002): every table reconciled, exported_rows = the tenant's rows"
 is "$(source_counts "$EXPORT")|$(tenant_counts $d2)" "$src2_counts|$src2_counts" \
@@ -255,7 +256,7 @@ is "$(source_counts "$EXPORT")|$(tenant_counts $d2)" "$src2_counts|$src2_counts"
 is "$(students_digest "$EXPORT")" "$(students_digest "$D2")" "the exported students are value for value those of district 002's own database"
 is "$(reconcile "$EXPORT" $d2)" "$all_match" "reconcile_tenant(export database, district 002): every table matches"
 like "$(transfer "tenant_guard.export_tenant('$d2', '$(conn "$EXPORT")')" exported)" \
-     "ERROR: .*already has rows" "a second export into the now non-empty database is an ERROR"
+     "ERROR:  55000: target table public[.][a-z]+ already has rows" "a second export into the now non-empty database is an ERROR (55000)"
 is "$(source_counts "$EXPORT")" "$src2_counts" "the failed second export left the export database unchanged"
 export_max=$(q -d "$EXPORT" -c "SELECT (SELECT max(id) FROM students) || '/' || (SELECT max(id) FROM enrollments)")
 export_new=$(q -q -d "$EXPORT" -c "BEGIN" -c "INSERT INTO students (first_name, last_name) VALUES ('New', 'Student') RETURNING id" \
@@ -265,35 +266,45 @@ ok "$([ "${ns:-0}" -gt "$xs" ] 2>/dev/null && [ "${ne:-0}" -gt "$xe" ] 2>/dev/nu
    "the export database's sequences were advanced (new ids $export_new past $export_max)"
 
 # ---------------------------------------------------------------------------------------------
+# 5 (end). District 001's import with replace => true, running since section 9.
+wait "$importer"
+is "$(cat "$progress_out")" "$(expected_result "$src1_counts")" "the import with replace => true succeeds, every table reconciled"
+is "$(tenant_counts $d1)|$(students_digest service $d1)" "$src1_counts|$d1_digest" \
+   "after replace district 001 has the same rows, no duplicates"
+is "$(qs -c "SELECT count(*) FROM tenant_guard.transfer_progress")" "0" "transfer_progress is empty once the import is over"
+rm -f "$progress_out" "$import1_out"
+
+# ---------------------------------------------------------------------------------------------
 # 8. Bad sources, a source that does not fit, a failure half-way, a mismatch after copying: nothing
 # is imported.
 fresh_empty() { is "$(tenant_counts $fresh)" "0/0/0/0" "$1: nothing was imported"; }
 like "$(transfer "tenant_guard.import_tenant('$(conn NoSuchDistrict)', '$fresh')")" \
-     "ERROR: .*(could not connect|does not exist)" "a source database that does not exist is an ERROR"
+     "ERROR:  08006: source database: could not connect.*NoSuchDistrict" "a source database that does not exist is an ERROR (08006)"
 like "$(transfer "tenant_guard.import_tenant('dbname=$D3 host=$PGHOST port=1', '$fresh')")" \
-     "ERROR: .*could not connect" "a source on port 1 is an ERROR"
+     "ERROR:  08006: source database: could not connect" "a source on port 1 is an ERROR (08006)"
 fresh_empty "after the bad connection strings"
 q -q -d "$D3" -c "CREATE TABLE bus_routes (id int PRIMARY KEY, name text)" -c "INSERT INTO bus_routes VALUES (1, 'north')" >/dev/null
 like "$(transfer "tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" \
-     "ERROR: .*does not fit.*public\.bus_routes is in the source but not in the target" \
-     "a source table missing here is an ERROR naming it"
+     "ERROR:  55000: the source database cannot be imported as it is.*public[.]bus_routes is in the source but not in the target" \
+     "a source table missing here is an ERROR (55000) naming it"
 q -q -d "$D3" -c "DROP TABLE bus_routes" -c "ALTER TABLE students ADD COLUMN locker text DEFAULT 'L1'" >/dev/null
 like "$(transfer "tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" \
-     "ERROR: .*column locker of table public\.students is in the source but not in the target" \
-     "a source column missing here is an ERROR naming it"
+     "ERROR:  55000: .*column locker of table public[.]students is in the source but not in the target" \
+     "a source column missing here is an ERROR (55000) naming it"
 q -q -d "$D3" -c "ALTER TABLE students DROP COLUMN locker" >/dev/null
 fresh_empty "after the tables that do not fit"
 # Half-way: students and courses are copied, then an enrollment breaks a CHECK that only the target has.
 q -q -d "$D3" -c "INSERT INTO enrollments (student_id, course_id, grade) VALUES (1, 1, 'INCOMPLETE')" >/dev/null
-like "$(transfer "tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" "ERROR: .*enrollments_grade_check" \
-     "a row the target refuses half-way is an ERROR"
+like "$(transfer "tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" "ERROR:  23514: .*enrollments_grade_check" \
+     "a row the target refuses half-way is an ERROR (23514)"
 q -q -d "$D3" -c "DELETE FROM enrollments WHERE grade = 'INCOMPLETE'" >/dev/null
 fresh_empty "after the failure half-way (parents already copied)"
 # After copying: a trigger here changes a value, so the checksums differ.
 qs -q -c "CREATE FUNCTION public.shout() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN NEW.title := upper(NEW.title); RETURN NEW; END\$\$" \
       -c "CREATE TRIGGER shout BEFORE INSERT ON courses FOR EACH ROW EXECUTE FUNCTION public.shout()" >/dev/null
 like "$(transfer "tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" \
-     "ERROR: .*do not match the source; nothing was imported" "rows changed while loading are caught by the checksums: ERROR"
+     "ERROR:  22000: the imported rows do not match the source; nothing was imported.*public[.]courses" \
+     "rows changed while loading are caught by the checksums: ERROR (22000) naming the table"
 qs -q -c "DROP TRIGGER shout ON courses" -c "DROP FUNCTION public.shout()" >/dev/null
 fresh_empty "after the checksum mismatch"
 
@@ -315,14 +326,18 @@ qs -q -c "GRANT EXECUTE ON FUNCTION tenant_guard.import_tenant(text, uuid, boole
 like "$(as_outsider "SELECT * FROM tenant_guard.import_tenant('$(conn "$D3")', '$fresh')")" \
      "ERROR:  42501: permission denied for import_tenant" "EXECUTE granted directly is not enough: still 42501 unless a member of tenant_guard_admin"
 qs -q -c "REVOKE EXECUTE ON FUNCTION tenant_guard.import_tenant(text, uuid, boolean) FROM district_outsider" >/dev/null
-as_mover() { PGPASSWORD=mover-secret q -U district_mover -d service -c "$1"; }
-like "$(as_mover "SELECT * FROM tenant_guard.import_tenant('$(conn "$D3")', '$d3')")" "ERROR: .*password is required" \
-     "a tenant_guard_admin member without a password in the connection string: ERROR password is required"
-like "$(as_mover "SELECT * FROM tenant_guard.import_tenant('$(conn "$D3" "password=whatever")', '$d3')")" "ERROR: .*password is required" \
-     "a tenant_guard_admin member whose source server does not ask for the password (trust): ERROR password is required"
+as_mover() { PGPASSWORD=mover-secret q -U district_mover -d service -v VERBOSITY=verbose -c "$1"; }
+like "$(as_mover "SELECT * FROM tenant_guard.import_tenant('$(conn "$D3")', '$d3')")" "ERROR:  2F003: password is required" \
+     "a tenant_guard_admin member without a password in the connection string: ERROR 2F003 password is required"
+like "$(as_mover "SELECT * FROM tenant_guard.import_tenant('$(conn "$D3" "password=whatever")', '$d3')")" "ERROR:  2F003: password is required" \
+     "a tenant_guard_admin member whose source server does not ask for the password (trust): ERROR 2F003 password is required"
 # The server asks district_mover for a password from now on.
 tg_as_server_user sed -i "1i local all district_mover scram-sha-256" "$TG_DATA/pg_hba.conf"
-tg_reload; sleep 0.5
+tg_reload
+for _ in $(seq 1 50); do  # until the reloaded rules ask district_mover for a password
+    psql -X -w -U district_mover -d service -c "SELECT 1" >/dev/null 2>&1 || break
+    sleep 0.1
+done
 is "$(as_mover "SELECT string_agg(format('%s:%s:%s:%s', table_name, source_rows, imported_rows, reconciled), ' ' ORDER BY table_name)
                 FROM tenant_guard.import_tenant('$(conn "$D3" "user=district_mover password=mover-secret")', '$d3')")" \
    "$(expected_result "$src3_counts")" "a tenant_guard_admin member with a password the server asks for imports district 003"
@@ -331,7 +346,6 @@ is "$(tenant_counts $d3)|$(tenant_counts $fresh)" "$src3_counts|0/0/0/0" "distri
 # ---------------------------------------------------------------------------------------------
 # 11. Two districts imported at the same time: both imports finish inside open transactions, then
 # both commit.
-gate_out=$(mktemp)
 psql -X -q -d service -c "SELECT pg_advisory_lock(4711)" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
 gate=$!
 for _ in $(seq 1 100); do
@@ -363,7 +377,7 @@ wait "$gate" 2>/dev/null
 wait "$job1"; rc1=$?; wait "$job2"; rc2=$?
 is "$rc1|$(head -1 "$out_c1")" "0|$(expected_result "$src2_counts")" "concurrent import of district 002's database: committed, every table reconciled"
 is "$rc2|$(head -1 "$out_c2")" "0|$(expected_result "$src3_counts")" "concurrent import of district 003's database: committed, every table reconciled"
-rm -f "$out_c1" "$out_c2" "$gate_out"
+rm -f "$out_c1" "$out_c2"
 is "$(tenant_counts $c1)|$(tenant_counts $c2)|$(tenant_counts $d1)|$(tenant_counts $d2)" \
    "$src2_counts|$src3_counts|$src1_counts|$src2_counts" "after both commits each tenant has its district's rows, the others are untouched"
 is "$(reconcile "$D3" $c2)|$(reconcile "$D2" $c1)" "$all_match|$all_match" "both concurrent imports reconcile with their sources"
