@@ -291,16 +291,17 @@ char* from_table(const PlainTable* table, const char* quoted_name) {
     return psprintf("%s%s", table->relkind == 'p' ? "" : "ONLY ", quoted_name);
 }
 
-// count and an order-independent checksum: the sum of the first 64 bits of each row's MD5 (over the
-// row's text in UTF-8). A changed value changes one term; a missing or duplicated row changes the
+// count and an order-independent checksum: the sum of the first 64 bits of each row's SHA-256 (over
+// the row's text in UTF-8). A changed value changes one term; a missing or duplicated row changes the
 // count and the sum. Both servers print values with the same settings (see kCanonicalOutput).
+// SHA-256 rather than MD5: a server in FIPS mode refuses md5(); the two cost the same here.
 char* checksum_sql(const PlannedTable& table, const PlainTable* side, const char* quoted_name, bool by_tenant) {
     const char* tenant_column = quote_identifier(settings.tenant_column);
     return psprintf(
         "SELECT pg_catalog.count(*)::pg_catalog.text, "
-        "COALESCE(pg_catalog.sum(('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5("
-        "pg_catalog.convert_to(ROW(%s)::pg_catalog.text, 'UTF8')), 1, 16))::pg_catalog.bit(64)::pg_catalog.int8), 0)"
-        "::pg_catalog.text FROM %s%s",
+        "COALESCE(pg_catalog.sum(('x' OPERATOR(pg_catalog.||) pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256("
+        "pg_catalog.convert_to(ROW(%s)::pg_catalog.text, 'UTF8')), 1, 8), 'hex'))::pg_catalog.bit(64)"
+        "::pg_catalog.int8), 0)::pg_catalog.text FROM %s%s",
         column_list(table), from_table(side, quoted_name),
         by_tenant ? psprintf(" WHERE %s OPERATOR(pg_catalog.=) $1::pg_catalog.uuid", tenant_column) : "");
 }
