@@ -594,153 +594,8 @@ void put_transfer_row(ReturnSetInfo* result, const char* table_name, int64 sourc
     tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
 }
 
-}  // namespace
-
-}  // namespace tenant_guard::pg
-
-using namespace tenant_guard::pg;
-
-TG_SQL_FUNCTION(tg_import_tenant)
-TG_SQL_FUNCTION(tg_reconcile_tenant)
-TG_SQL_FUNCTION(tg_export_tenant)
-
-// import_tenant(source text, tenant uuid, replace boolean)
-//   RETURNS TABLE(table_name text, source_rows bigint, imported_rows bigint, reconciled boolean)
-Datum tg_import_tenant(PG_FUNCTION_ARGS) {
-    require_transfer_privilege("import_tenant");
-    // COPY FROM below bypasses the permission hook that keeps platform access read-only.
-    if (platform_access_active()) refuse_platform_write("import_tenant()");
-    const char* conninfo = conninfo_argument(fcinfo, 0, "source");
-    const pg_uuid_t* tenant = tenant_argument(fcinfo, 1);
-    const bool replace = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
-    const char* tenant_string = tenant_text(tenant);
-    const Oid caller = GetUserId();
-    tg_begin_materialized_result(fcinfo);
-    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-
-    TransferScope scope{};
-    PG_TRY();
-    {
-        enter_transfer(&scope, tenant, "import");
-        transfer_progress_phase("reading catalogs");
-        // Two imports of one district would both find it empty: the second waits for the first.
-        const char* lock_parameters[] = {tenant_string};
-        local_query(psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, pg_catalog.hashtext($1))", kImportLockClass),
-                    1, lock_parameters);
-
-        RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
-        SourcePlan source_plan = plan_from_source(source);
-        const DistrictPlan& plan = source_plan.plan;
-        transfer_progress_tables_total(plan.count);
-
-        if (!replace)
-            if (const PlainTable* table = table_with_tenant_rows(source_plan.target_catalog, tenant_string))
-                ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
-                                errmsg("tenant %s already has rows in %s.%s", tenant_string, table->schema, table->name),
-                                errhint("Pass replace => true to delete the tenant's rows first (in the same transaction).")));
-        if (replace) {
-            transfer_progress_phase("deleting the tenant's rows");
-            for (int i = plan.count - 1; i >= 0; --i) delete_tenant_rows(plan.tables[i], tenant_string);
-        }
-
-        RemoteDatabase* checksummer = connect_with_same_snapshot(conninfo, source, caller);
-        remote_send(checksummer, source_checksums_sql(plan));
-
-        auto* imported = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
-        auto* source_rows = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
-        for (int i = 0; i < plan.count; ++i) {
-            const PlannedTable& table = plan.tables[i];
-            transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
-            imported[i] = copy_table_from_source(source, table);
-            source_rows[i] = remote_copy_out_rows(source);
-            CommandCounterIncrement();
-            advance_local_sequences(table, tenant_string);
-            transfer_progress_table_done();
-        }
-
-        transfer_progress_table(nullptr, "reconciling", 0);
-        Checksum* source_checksums = collect_source_checksums(checksummer, plan);
-        StringInfoData mismatches;
-        initStringInfo(&mismatches);
-        for (int i = 0; i < plan.count; ++i) {
-            const PlannedTable& table = plan.tables[i];
-            Checksum here = local_checksum(table, table.target, tenant_string, false);
-            bool reconciled = same_checksum(here, source_checksums[i]) && (uint64)here.rows == imported[i] &&
-                              source_rows[i] == imported[i];
-            if (!reconciled)
-                appendStringInfo(&mismatches, "%s%s: source %lld rows, imported %lld", mismatches.len ? "\n" : "",
-                                 table.display_name, (long long)source_checksums[i].rows, (long long)here.rows);
-            put_transfer_row(result, table.display_name, (int64)source_rows[i], (int64)imported[i], reconciled);
-        }
-        if (mismatches.len > 0)
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("the imported rows do not match the source; nothing was imported"),
-                            errdetail("%s", mismatches.data),
-                            errhint("A trigger or default on the target may change rows, or the source changed.")));
-        remote_command(source, "COMMIT");
-        remote_command(checksummer, "COMMIT");
-        close_all_remote_databases();
-        leave_transfer(&scope);
-    }
-    PG_CATCH();
-    {
-        abandon_transfer();
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    return (Datum)0;
-}
-
-// reconcile_tenant(source text, tenant uuid) RETURNS TABLE(table_name text, source_rows bigint,
-//   target_rows bigint, source_checksum text, target_checksum text, matches boolean)
-Datum tg_reconcile_tenant(PG_FUNCTION_ARGS) {
-    require_transfer_privilege("reconcile_tenant");
-    const char* conninfo = conninfo_argument(fcinfo, 0, "source");
-    const pg_uuid_t* tenant = tenant_argument(fcinfo, 1);
-    const char* tenant_string = tenant_text(tenant);
-    const Oid caller = GetUserId();
-    tg_begin_materialized_result(fcinfo);
-    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-
-    TransferScope scope{};
-    PG_TRY();
-    {
-        enter_transfer(&scope, tenant, "reconcile");
-        RemoteDatabase* source = connect_remote_database(conninfo, "source", caller);
-        SourcePlan source_plan = plan_from_source(source);
-        const DistrictPlan& plan = source_plan.plan;
-        transfer_progress_tables_total(plan.count);
-        remote_send(source, source_checksums_sql(plan));  // the source works while we do
-        transfer_progress_phase("checksumming");
-        auto* here = static_cast<Checksum*>(palloc0(sizeof(Checksum) * (size_t)Max(plan.count, 1)));
-        for (int i = 0; i < plan.count; ++i) {
-            transfer_progress_table(plan.tables[i].display_name, "checksumming", plan.tables[i].target->estimated_rows);
-            here[i] = local_checksum(plan.tables[i], plan.tables[i].target, tenant_string, true);
-            transfer_progress_table_done();
-        }
-        Checksum* there = collect_source_checksums(source, plan);
-        for (int i = 0; i < plan.count; ++i) {
-            Datum values[6] = {CStringGetTextDatum(plan.tables[i].display_name), Int64GetDatum(there[i].rows),
-                               Int64GetDatum(here[i].rows), CStringGetTextDatum(there[i].sum),
-                               CStringGetTextDatum(here[i].sum), BoolGetDatum(same_checksum(here[i], there[i]))};
-            bool nulls[6] = {false, false, false, false, false, false};
-            tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
-        }
-        remote_command(source, "COMMIT");
-        close_all_remote_databases();
-        leave_transfer(&scope);
-    }
-    PG_CATCH();
-    {
-        abandon_transfer();
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    return (Datum)0;
-}
-
-namespace tenant_guard::pg {
-namespace {
+// ---------------------------------------------------------------------------------------------
+// Export.
 
 // COPY's text format: backslash, newline, carriage return and tab escaped; NULL is \N.
 void append_copy_text(StringInfo line, const char* value) {
@@ -820,88 +675,40 @@ uint64 export_table(RemoteDatabase* target, const PlannedTable& table, const cha
     return remote_copy_in_end(target);
 }
 
-}  // namespace
-}  // namespace tenant_guard::pg
 
-// export_tenant(tenant uuid, target text) RETURNS TABLE(table_name text, source_rows bigint,
-//   exported_rows bigint, reconciled boolean)
-Datum tg_export_tenant(PG_FUNCTION_ARGS) {
-    require_transfer_privilege("export_tenant");
-    const pg_uuid_t* tenant = tenant_argument(fcinfo, 0);
-    const char* conninfo = conninfo_argument(fcinfo, 1, "target");
-    const char* tenant_string = tenant_text(tenant);
-    const Oid caller = GetUserId();
+// ---------------------------------------------------------------------------------------------
+// The SQL entry points.
+
+// One call's arguments and result set.
+struct TransferCall {
+    ReturnSetInfo* result;
+    const char* conninfo;
+    const pg_uuid_t* tenant;
+    const char* tenant_string;
+    Oid caller;    // the role that called, before the switch to the extension's owner
+    bool replace;  // import only
+};
+
+// The frame every transfer runs in: who may, the arguments, the scope (user, settings, SPI, the
+// loading tenant, progress), and the cleanup, whichever way the body ends.
+Datum run_transfer(FunctionCallInfo fcinfo, const char* function, const char* operation, int tenant_argument_number,
+                   int conninfo_argument_number, const char* which, bool replace,
+                   void (*body)(const TransferCall& call)) {
+    require_transfer_privilege(function);
+    TransferCall call{};
+    call.conninfo = conninfo_argument(fcinfo, conninfo_argument_number, which);
+    call.tenant = tenant_argument(fcinfo, tenant_argument_number);
+    call.tenant_string = tenant_text(call.tenant);
+    call.caller = GetUserId();
+    call.replace = replace;
     tg_begin_materialized_result(fcinfo);
-    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    call.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
     TransferScope scope{};
     PG_TRY();
     {
-        enter_transfer(&scope, tenant, "export");
-        transfer_progress_phase("reading catalogs");
-        // Every local read below is read-only SPI, so all of them see this statement's snapshot.
-        Catalog here = read_local_catalog();
-        RemoteDatabase* target = connect_remote_database(conninfo, "target", caller);
-        remote_command(target, "BEGIN");
-        Catalog there = read_remote_catalog(target);
-
-        auto** sources = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
-        auto** targets = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
-        bool* unused = static_cast<bool*>(palloc0(sizeof(bool) * (size_t)Max(here.count, 1)));
-        int count = 0;
-        for (int i = 0; i < here.count; ++i) {
-            if (!is_tenant_table(here.tables[i].relid)) continue;
-            sources[count] = &here.tables[i];
-            targets[count] = find_table(there, here.tables[i].schema, here.tables[i].name);
-            ++count;
-        }
-        if (count == 0)
-            ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("this database has no tenant table to export")));
-        DistrictPlan plan = make_plan(sources, targets, unused, count, there, false);
-        if (plan.problems != nullptr)
-            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("the tenant cannot be exported into this target as it is; nothing was copied"),
-                            errdetail("%s", plan.problems),
-                            errhint("Create the tables and columns in the target first (pg_dump --schema-only).")));
-        transfer_progress_tables_total(plan.count);
-        for (int i = 0; i < plan.count; ++i) {
-            RemoteRows rows = remote_query(target, psprintf("SELECT EXISTS (SELECT FROM %s)::pg_catalog.text",
-                                                            from_table(plan.tables[i].target, plan.tables[i].source_name)));
-            if (text_is_true(rows.value(0, 0)))
-                ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                                errmsg("target table %s already has rows; nothing was copied", plan.tables[i].display_name),
-                                errhint("Export into a fresh database.")));
-        }
-
-        auto* exported = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
-        for (int i = 0; i < plan.count; ++i) {
-            const PlannedTable& table = plan.tables[i];
-            transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
-            exported[i] = export_table(target, table, tenant_string);
-            advance_remote_sequences(target, table);
-            transfer_progress_table_done();
-        }
-
-        transfer_progress_table(nullptr, "reconciling", 0);
-        StringInfoData mismatches;
-        initStringInfo(&mismatches);
-        for (int i = 0; i < plan.count; ++i) {
-            const PlannedTable& table = plan.tables[i];
-            remote_send(target, checksum_sql(table, table.target, table.source_name, false));
-            Checksum mine = local_checksum(table, table.source, tenant_string, true);
-            Checksum theirs = checksum_from(remote_collect(target));
-            bool reconciled = same_checksum(mine, theirs) && (uint64)mine.rows == exported[i];
-            if (!reconciled)
-                appendStringInfo(&mismatches, "%s%s: %lld rows here, %lld in the target", mismatches.len ? "\n" : "",
-                                 table.display_name, (long long)mine.rows, (long long)theirs.rows);
-            put_transfer_row(result, table.display_name, mine.rows, (int64)exported[i], reconciled);
-        }
-        if (mismatches.len > 0)
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("the exported rows do not match; the target was left unchanged"),
-                            errdetail("%s", mismatches.data),
-                            errhint("A trigger or default in the target may change rows.")));
-        remote_command(target, "COMMIT");
+        enter_transfer(&scope, call.tenant, operation);
+        body(call);
         close_all_remote_databases();
         leave_transfer(&scope);
     }
@@ -912,4 +719,189 @@ Datum tg_export_tenant(PG_FUNCTION_ARGS) {
     }
     PG_END_TRY();
     return (Datum)0;
+}
+
+// Tables that did not reconcile: the transfer is rolled back.
+void refuse_mismatches(const StringInfoData& mismatches, const char* message, const char* hint) {
+    if (mismatches.len == 0) return;
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("%s", message), errdetail("%s", mismatches.data),
+                    errhint("%s", hint)));
+}
+
+// import_tenant(): copy, advance sequences, reconcile; any difference rolls it all back.
+void import_body(const TransferCall& call) {
+    transfer_progress_phase("reading catalogs");
+    // Two imports of one district would both find it empty: the second waits for the first.
+    const char* lock_parameters[] = {call.tenant_string};
+    local_query(psprintf("SELECT pg_catalog.pg_advisory_xact_lock(%d, pg_catalog.hashtext($1))", kImportLockClass),
+                1, lock_parameters);
+
+    RemoteDatabase* source = connect_remote_database(call.conninfo, "source", call.caller);
+    SourcePlan source_plan = plan_from_source(source);
+    const DistrictPlan& plan = source_plan.plan;
+    transfer_progress_tables_total(plan.count);
+
+    if (!call.replace)
+        if (const PlainTable* table = table_with_tenant_rows(source_plan.target_catalog, call.tenant_string))
+            ereport(ERROR, (errcode(ERRCODE_UNIQUE_VIOLATION),
+                            errmsg("tenant %s already has rows in %s.%s", call.tenant_string, table->schema, table->name),
+                            errhint("Pass replace => true to delete the tenant's rows first (in the same transaction).")));
+    if (call.replace) {
+        transfer_progress_phase("deleting the tenant's rows");
+        for (int i = plan.count - 1; i >= 0; --i) delete_tenant_rows(plan.tables[i], call.tenant_string);
+    }
+
+    RemoteDatabase* checksummer = connect_with_same_snapshot(call.conninfo, source, call.caller);
+    remote_send(checksummer, source_checksums_sql(plan));
+
+    auto* imported = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
+    auto* source_rows = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
+    for (int i = 0; i < plan.count; ++i) {
+        const PlannedTable& table = plan.tables[i];
+        transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
+        imported[i] = copy_table_from_source(source, table);
+        source_rows[i] = remote_copy_out_rows(source);
+        CommandCounterIncrement();
+        advance_local_sequences(table, call.tenant_string);
+        transfer_progress_table_done();
+    }
+
+    transfer_progress_table(nullptr, "reconciling", 0);
+    Checksum* source_checksums = collect_source_checksums(checksummer, plan);
+    StringInfoData mismatches;
+    initStringInfo(&mismatches);
+    for (int i = 0; i < plan.count; ++i) {
+        const PlannedTable& table = plan.tables[i];
+        Checksum here = local_checksum(table, table.target, call.tenant_string, false);
+        bool reconciled = same_checksum(here, source_checksums[i]) && (uint64)here.rows == imported[i] &&
+                          source_rows[i] == imported[i];
+        if (!reconciled)
+            appendStringInfo(&mismatches, "%s%s: source %lld rows, imported %lld", mismatches.len ? "\n" : "",
+                             table.display_name, (long long)source_checksums[i].rows, (long long)here.rows);
+        put_transfer_row(call.result, table.display_name, (int64)source_rows[i], (int64)imported[i], reconciled);
+    }
+    refuse_mismatches(mismatches, "the imported rows do not match the source; nothing was imported",
+                      "A trigger or default on the target may change rows, or the source changed.");
+    remote_command(source, "COMMIT");
+    remote_command(checksummer, "COMMIT");
+}
+
+// reconcile_tenant(): both sides' checksums, side by side.
+void reconcile_body(const TransferCall& call) {
+    RemoteDatabase* source = connect_remote_database(call.conninfo, "source", call.caller);
+    SourcePlan source_plan = plan_from_source(source);
+    const DistrictPlan& plan = source_plan.plan;
+    transfer_progress_tables_total(plan.count);
+    remote_send(source, source_checksums_sql(plan));  // the source works while we do
+    transfer_progress_phase("checksumming");
+    auto* here = static_cast<Checksum*>(palloc0(sizeof(Checksum) * (size_t)Max(plan.count, 1)));
+    for (int i = 0; i < plan.count; ++i) {
+        transfer_progress_table(plan.tables[i].display_name, "checksumming", plan.tables[i].target->estimated_rows);
+        here[i] = local_checksum(plan.tables[i], plan.tables[i].target, call.tenant_string, true);
+        transfer_progress_table_done();
+    }
+    Checksum* there = collect_source_checksums(source, plan);
+    for (int i = 0; i < plan.count; ++i) {
+        Datum values[6] = {CStringGetTextDatum(plan.tables[i].display_name), Int64GetDatum(there[i].rows),
+                           Int64GetDatum(here[i].rows), CStringGetTextDatum(there[i].sum),
+                           CStringGetTextDatum(here[i].sum), BoolGetDatum(same_checksum(here[i], there[i]))};
+        bool nulls[6] = {false, false, false, false, false, false};
+        tuplestore_putvalues(call.result->setResult, call.result->setDesc, values, nulls);
+    }
+    remote_command(source, "COMMIT");
+}
+
+// export_tenant(): into empty tables there, in one transaction there, reconciled.
+void export_body(const TransferCall& call) {
+    transfer_progress_phase("reading catalogs");
+    // Every local read below is read-only SPI, so all of them see this statement's snapshot.
+    Catalog here = read_local_catalog();
+    RemoteDatabase* target = connect_remote_database(call.conninfo, "target", call.caller);
+    remote_command(target, "BEGIN");
+    Catalog there = read_remote_catalog(target);
+
+    auto** sources = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
+    auto** targets = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
+    bool* unused = static_cast<bool*>(palloc0(sizeof(bool) * (size_t)Max(here.count, 1)));
+    int count = 0;
+    for (int i = 0; i < here.count; ++i) {
+        if (!is_tenant_table(here.tables[i].relid)) continue;
+        sources[count] = &here.tables[i];
+        targets[count] = find_table(there, here.tables[i].schema, here.tables[i].name);
+        ++count;
+    }
+    if (count == 0)
+        ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("this database has no tenant table to export")));
+    DistrictPlan plan = make_plan(sources, targets, unused, count, there, false);
+    if (plan.problems != nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the tenant cannot be exported into this target as it is; nothing was copied"),
+                        errdetail("%s", plan.problems),
+                        errhint("Create the tables and columns in the target first (pg_dump --schema-only).")));
+    transfer_progress_tables_total(plan.count);
+    for (int i = 0; i < plan.count; ++i) {
+        RemoteRows rows = remote_query(target, psprintf("SELECT EXISTS (SELECT FROM %s)::pg_catalog.text",
+                                                        from_table(plan.tables[i].target, plan.tables[i].source_name)));
+        if (text_is_true(rows.value(0, 0)))
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("target table %s already has rows; nothing was copied", plan.tables[i].display_name),
+                            errhint("Export into a fresh database.")));
+    }
+
+    auto* exported = static_cast<uint64*>(palloc0(sizeof(uint64) * (size_t)Max(plan.count, 1)));
+    for (int i = 0; i < plan.count; ++i) {
+        const PlannedTable& table = plan.tables[i];
+        transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
+        exported[i] = export_table(target, table, call.tenant_string);
+        advance_remote_sequences(target, table);
+        transfer_progress_table_done();
+    }
+
+    transfer_progress_table(nullptr, "reconciling", 0);
+    StringInfoData mismatches;
+    initStringInfo(&mismatches);
+    for (int i = 0; i < plan.count; ++i) {
+        const PlannedTable& table = plan.tables[i];
+        remote_send(target, checksum_sql(table, table.target, table.source_name, false));
+        Checksum mine = local_checksum(table, table.source, call.tenant_string, true);
+        Checksum theirs = checksum_from(remote_collect(target));
+        bool reconciled = same_checksum(mine, theirs) && (uint64)mine.rows == exported[i];
+        if (!reconciled)
+            appendStringInfo(&mismatches, "%s%s: %lld rows here, %lld in the target", mismatches.len ? "\n" : "",
+                             table.display_name, (long long)mine.rows, (long long)theirs.rows);
+        put_transfer_row(call.result, table.display_name, mine.rows, (int64)exported[i], reconciled);
+    }
+    refuse_mismatches(mismatches, "the exported rows do not match; the target was left unchanged",
+                      "A trigger or default in the target may change rows.");
+    remote_command(target, "COMMIT");
+}
+
+}  // namespace
+}  // namespace tenant_guard::pg
+
+using namespace tenant_guard::pg;
+
+TG_SQL_FUNCTION(tg_import_tenant)
+TG_SQL_FUNCTION(tg_reconcile_tenant)
+TG_SQL_FUNCTION(tg_export_tenant)
+
+// import_tenant(source text, tenant uuid, replace boolean DEFAULT false)
+//   RETURNS TABLE(table_name text, source_rows bigint, imported_rows bigint, reconciled boolean)
+Datum tg_import_tenant(PG_FUNCTION_ARGS) {
+    // COPY FROM bypasses the permission hook that keeps platform access read-only.
+    if (platform_access_active()) refuse_platform_write("import_tenant()");
+    const bool replace = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+    return run_transfer(fcinfo, "import_tenant", "import", 1, 0, "source", replace, import_body);
+}
+
+// reconcile_tenant(source text, tenant uuid) RETURNS TABLE(table_name text, source_rows bigint,
+//   target_rows bigint, source_checksum text, target_checksum text, matches boolean)
+Datum tg_reconcile_tenant(PG_FUNCTION_ARGS) {
+    return run_transfer(fcinfo, "reconcile_tenant", "reconcile", 1, 0, "source", false, reconcile_body);
+}
+
+// export_tenant(tenant uuid, target text) RETURNS TABLE(table_name text, source_rows bigint,
+//   exported_rows bigint, reconciled boolean)
+Datum tg_export_tenant(PG_FUNCTION_ARGS) {
+    return run_transfer(fcinfo, "export_tenant", "export", 0, 1, "target", false, export_body);
 }
