@@ -165,6 +165,29 @@ SELECT count(*) AS exported_students, max(id) AS top_id, nextval(pg_get_serial_s
 \c :service_database
 \set VERBOSITY terse
 
+-- A table's triggers run as the table's owner during an import, never with more rights: an
+-- owner's trigger that tries to make the owner superuser fails, and the import with it.
+CREATE ROLE tg_xfer_owner;
+GRANT CREATE, USAGE ON SCHEMA xfer TO tg_xfer_owner;
+SET ROLE tg_xfer_owner;
+CREATE TABLE xfer.owned (tenant_id uuid NOT NULL, id int, PRIMARY KEY (tenant_id, id));
+CREATE FUNCTION xfer.grab() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'trigger runs as %', current_user;
+    EXECUTE 'ALTER ROLE tg_xfer_owner SUPERUSER';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER grab BEFORE INSERT ON xfer.owned FOR EACH STATEMENT EXECUTE FUNCTION xfer.grab();
+RESET ROLE;
+\c tg_xfer_source
+CREATE TABLE xfer.owned (id int PRIMARY KEY);
+INSERT INTO xfer.owned VALUES (1), (2);
+\c :service_database
+\set VERBOSITY terse
+SELECT * FROM tenant_guard.import_tenant(:'source', 'aaaaaaaa-0000-4000-8000-0000000000c3');
+SELECT rolsuper AS owner_became_superuser FROM pg_roles WHERE rolname = 'tg_xfer_owner';
+SELECT count(*) AS rows_of_c3 FROM xfer.students WHERE tenant_id = 'aaaaaaaa-0000-4000-8000-0000000000c3';
+
 -- Clean up.
 SET client_min_messages = warning;
 DROP SCHEMA xfer CASCADE;
@@ -173,4 +196,6 @@ DROP DATABASE tg_xfer_export;
 REVOKE EXECUTE ON FUNCTION tenant_guard.import_tenant(text, uuid, boolean) FROM tg_xfer_app;
 DROP ROLE tg_xfer_app;
 DROP ROLE tg_xfer_admin;
+DROP OWNED BY tg_xfer_owner;
+DROP ROLE tg_xfer_owner;
 RESET client_min_messages;

@@ -82,6 +82,14 @@ TransferPlan plan_transfer(const std::vector<SourceTable>& sources, const std::v
     for (size_t index = 0; index < sources.size(); ++index) {
         const SourceTable& source = sources[index];
         const TargetTable& target = targets[index];
+        // A catalog lists a table once; a source that says otherwise is not to be believed.
+        bool repeated = false;
+        for (size_t earlier = 0; earlier < index && !repeated; ++earlier)
+            repeated = sources[earlier].schema == source.schema && sources[earlier].name == source.name;
+        if (repeated) {
+            plan.problems.push_back("table " + display_name(source) + " is listed more than once by the source");
+            continue;
+        }
         if (!target.exists) {
             plan.problems.push_back("table " + display_name(source) + " is in the source but not in the target");
             continue;

@@ -16,6 +16,7 @@
 // call_core() on plain structs.
 #include "boundary.hpp"
 #include "context.hpp"
+#include "ledger.hpp"
 #include "postgres.hpp"
 #include "platform_access.hpp"
 #include "protection.hpp"
@@ -118,6 +119,30 @@ RemoteRows local_query(const char* sql, int parameter_count = 0, const char* con
                 SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column + 1);
     if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
     return rows;
+}
+
+// The work on one table runs as the table's owner, in a security-restricted operation, the way
+// VACUUM and REINDEX run: its triggers, defaults, constraints and index expressions then have no
+// more rights than the owner who wrote them. (Row-level security, forced on the owner, admits the
+// loading tenant's rows: see set_loading_tenant().)
+struct OwnerQuery {
+    const char* sql;
+    int parameter_count;
+    const char* const* parameters;
+    bool read_only;
+    RemoteRows rows;
+};
+
+void run_owner_query(void* arg) {
+    auto* query = static_cast<OwnerQuery*>(arg);
+    query->rows = local_query(query->sql, query->parameter_count, query->parameters, query->read_only);
+}
+
+RemoteRows local_query_as_owner(Oid relid, const char* sql, int parameter_count, const char* const* parameters,
+                                bool read_only = false) {
+    OwnerQuery query{sql, parameter_count, parameters, read_only, RemoteRows{}};
+    run_as_relation_owner(relid, run_owner_query, &query);
+    return query.rows;
 }
 
 bool text_is_true(const char* value) { return value != nullptr && strcmp(value, "true") == 0; }
@@ -331,16 +356,8 @@ void require_transfer_privilege(const char* function) {
                     errdetail("Only superusers and members of %s move districts.", kAdminRole)));
 }
 
-Oid extension_owner() {
-    const char* parameters[] = {"tenant_guard"};
-    RemoteRows rows = local_query(
-        "SELECT extowner::pg_catalog.int8 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) $1",
-        1, parameters, true);
-    if (rows.rows != 1) ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("tenant_guard is not installed")));
-    return (Oid)strtoul(rows.value(0, 0), nullptr, 10);
-}
-
-// Pins what the checksum's text depends on, and the search_path, for this transfer only.
+// Pins what the checksum's text depends on, the search_path and the client encoding, for this
+// transfer only.
 int enter_canonical_output() {
     static const char* const kCanonicalOutput[][2] = {
         {"search_path", "pg_catalog, pg_temp"}, {"TimeZone", "UTC"},           {"DateStyle", "ISO, YMD"},
@@ -349,13 +366,15 @@ int enter_canonical_output() {
     int level = NewGUCNestLevel();
     for (const auto& setting : kCanonicalOutput)
         (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    // COPY FROM converts text from the client encoding (binary text_recv too), and the source
+    // sends this database's encoding: the caller's client_encoding must not get in between.
+    (void)set_config_option("client_encoding", GetDatabaseEncodingName(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
     return level;
 }
 
 // Everything a transfer changes in this backend, undone in one place whichever way it ends.
 struct TransferScope {
-    Oid saved_user;
-    int saved_security_context;
     int guc_level;
     bool spi_connected;
 };
@@ -363,25 +382,20 @@ struct TransferScope {
 void enter_transfer(TransferScope* scope, const pg_uuid_t* tenant, const char* operation) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
     scope->spi_connected = true;
-    Oid owner = extension_owner();
     scope->guc_level = enter_canonical_output();
-    GetUserIdAndSecContext(&scope->saved_user, &scope->saved_security_context);  // the caller
-    SetUserIdAndSecContext(owner, scope->saved_security_context | SECURITY_LOCAL_USERID_CHANGE |
-                                      SECURITY_RESTRICTED_OPERATION);
     set_loading_tenant(tenant);
-    begin_transfer_progress(operation, tenant, scope->saved_user);
+    begin_transfer_progress(operation, tenant, GetUserId());
 }
 
 void leave_transfer(TransferScope* scope) {
     end_transfer_progress();
     set_loading_tenant(nullptr);
-    SetUserIdAndSecContext(scope->saved_user, scope->saved_security_context);
     AtEOXact_GUC(true, scope->guc_level);
     if (scope->spi_connected) SPI_finish();
     scope->spi_connected = false;
 }
 
-// After an error: the transaction's abort resets the user, the settings and SPI; these are ours.
+// After an error: the transaction's abort resets the settings and SPI; these are ours.
 void abandon_transfer() noexcept {
     end_transfer_progress();
     set_loading_tenant(nullptr);
@@ -425,6 +439,18 @@ uint64 copy_table_from_source(RemoteDatabase* source, const PlannedTable& table)
     table_close(relation, NoLock);
     free_parsestate(parse_state);
     return rows;
+}
+
+struct TableCopy {
+    RemoteDatabase* remote;
+    const PlannedTable* table;
+    const char* tenant;
+    uint64 rows;
+};
+
+void run_import_copy(void* arg) {
+    auto* copy = static_cast<TableCopy*>(arg);
+    copy->rows = copy_table_from_source(copy->remote, *copy->table);
 }
 
 
@@ -506,7 +532,7 @@ char* tenant_text(const pg_uuid_t* tenant) {
 Checksum local_checksum(const PlannedTable& table, const PlainTable* side, const char* tenant, bool read_only) {
     const char* parameters[] = {tenant};
     const char* quoted = table.source_name;
-    return checksum_from(local_query(checksum_sql(table, side, quoted, true), 1, parameters, read_only));
+    return checksum_from(local_query_as_owner(side->relid, checksum_sql(table, side, quoted, true), 1, parameters, read_only));
 }
 
 // Sequences behind the copied columns (serial or identity) move past the district's values, so
@@ -534,7 +560,8 @@ void advance_local_sequences(const PlannedTable& table, const char* tenant) {
         RemoteRows sequence = local_query(kSerialSequenceSql, 2, lookup);
         if (sequence.rows != 1 || sequence.value(0, 0) == nullptr) continue;
         const char* parameters[] = {tenant};
-        local_query(advance_sequence_sql(sequence.value(0, 0), table, table.target, c, true), 1, parameters);
+        local_query_as_owner(table.target->relid, advance_sequence_sql(sequence.value(0, 0), table, table.target, c, true), 1,
+                             parameters);
     }
 }
 
@@ -554,7 +581,7 @@ const PlainTable* table_with_tenant_rows(const Catalog& here, const char* tenant
         const PlainTable* table = &here.tables[i];
         if (!is_tenant_table(table->relid)) continue;
         const char* name = quote_qualified_identifier(table->schema, table->name);
-        RemoteRows rows = local_query(psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s OPERATOR(pg_catalog.=) "
+        RemoteRows rows = local_query_as_owner(table->relid, psprintf("SELECT EXISTS (SELECT FROM %s WHERE %s OPERATOR(pg_catalog.=) "
                                                "$1::pg_catalog.uuid)::pg_catalog.text",
                                                from_table(table, name), quote_identifier(settings.tenant_column)),
                                       1, parameters);
@@ -565,7 +592,7 @@ const PlainTable* table_with_tenant_rows(const Catalog& here, const char* tenant
 
 void delete_tenant_rows(const PlannedTable& table, const char* tenant) {
     const char* parameters[] = {tenant};
-    local_query(psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) $1::pg_catalog.uuid",
+    local_query_as_owner(table.target->relid, psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.=) $1::pg_catalog.uuid",
                          from_table(table.target, table.source_name), quote_identifier(settings.tenant_column)),
                 1, parameters);
 }
@@ -675,6 +702,11 @@ uint64 export_table(RemoteDatabase* target, const PlannedTable& table, const cha
     return remote_copy_in_end(target);
 }
 
+void run_export_copy(void* arg) {
+    auto* copy = static_cast<TableCopy*>(arg);
+    copy->rows = export_table(copy->remote, *copy->table, copy->tenant);
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // The SQL entry points.
@@ -759,7 +791,9 @@ void import_body(const TransferCall& call) {
     for (int i = 0; i < plan.count; ++i) {
         const PlannedTable& table = plan.tables[i];
         transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
-        imported[i] = copy_table_from_source(source, table);
+        TableCopy copy{source, &table, nullptr, 0};
+        run_as_relation_owner(table.target->relid, run_import_copy, &copy);
+        imported[i] = copy.rows;
         source_rows[i] = remote_copy_out_rows(source);
         CommandCounterIncrement();
         advance_local_sequences(table, call.tenant_string);
@@ -852,7 +886,9 @@ void export_body(const TransferCall& call) {
     for (int i = 0; i < plan.count; ++i) {
         const PlannedTable& table = plan.tables[i];
         transfer_progress_table(table.display_name, "copying", table.source->estimated_rows);
-        exported[i] = export_table(target, table, call.tenant_string);
+        TableCopy copy{target, &table, call.tenant_string, 0};
+        run_as_relation_owner(table.source->relid, run_export_copy, &copy);
+        exported[i] = copy.rows;
         advance_remote_sequences(target, table);
         transfer_progress_table_done();
     }

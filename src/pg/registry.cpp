@@ -48,6 +48,7 @@ struct LoadedDatabase {
     uint64 generation;
     TimestampTz loaded_at;  // when the entries were read from the table
     bool refreshing;        // a standby backend is re-reading the table (others keep using the entries)
+    TimestampTz refresh_claimed_at;  // a claim this old was abandoned (its backend died: FATAL, kill)
 };
 
 struct RegistryShared {
@@ -152,6 +153,15 @@ bool loading = false;  // our own SPI reads must not check the registry again
 // Reads of tenant_guard.tenants run as its owner (run_as_relation_owner): the roles whose tenants are
 // checked may not read it.
 
+// The registry is read with a fresh snapshot, never the transaction's: a REPEATABLE READ
+// transaction that began before a suspension would otherwise install the tenant as still active
+// for everyone.
+int execute_with_latest_snapshot(const char* sql, int nargs, Oid* types, Datum* values, long count) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr) elog(ERROR, "tenant_guard: preparing a registry read failed");
+    return SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, count);
+}
+
 // Reads the table and installs it, unless a commit published in between (then the caller retries).
 bool try_load_as_owner(Oid relid) {
     LWLockAcquire(shared->lock, LW_SHARED);
@@ -160,7 +170,8 @@ bool try_load_as_owner(Oid relid) {
     LWLockRelease(shared->lock);
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    if (SPI_execute("SELECT id, status FROM tenant_guard.tenants", true, 0) != SPI_OK_SELECT)
+    if (execute_with_latest_snapshot("SELECT id, status FROM tenant_guard.tenants", 0, nullptr, nullptr, 0) !=
+        SPI_OK_SELECT)
         elog(ERROR, "tenant_guard: reading tenant_guard.tenants failed");
     SPITupleTable* rows = SPI_tuptable;
     const uint64 count = SPI_processed;
@@ -200,8 +211,8 @@ TenantStatus read_status_as_owner(const pg_uuid_t* tenant) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
     Oid types[1] = {UUIDOID};
     Datum values[1] = {UUIDPGetDatum(const_cast<pg_uuid_t*>(tenant))};
-    if (SPI_execute_with_args("SELECT status FROM tenant_guard.tenants WHERE id OPERATOR(pg_catalog.=) $1", 1, types, values, nullptr, true,
-                              1) != SPI_OK_SELECT)
+    if (execute_with_latest_snapshot("SELECT status FROM tenant_guard.tenants WHERE id OPERATOR(pg_catalog.=) $1", 1,
+                                     types, values, 1) != SPI_OK_SELECT)
         elog(ERROR, "tenant_guard: reading tenant_guard.tenants failed");
     TenantStatus status = TenantStatus::kUnknown;
     if (SPI_processed == 1) {
@@ -248,17 +259,24 @@ TenantStatus read_status_from_table(const pg_uuid_t* tenant) {
 // table. So a standby re-reads the table when its copy is older than kStandbyRefresh; one backend
 // re-reads while the others go on with the entries they have.
 constexpr long kStandbyRefreshMs = 1000;
+constexpr long kAbandonedRefreshMs = 5000;
 
 bool standby_refresh_due(const LoadedDatabase* slot) {
-    return !slot->refreshing && RecoveryInProgress() &&
-           TimestampDifferenceExceeds(slot->loaded_at, GetCurrentTimestamp(), (int)kStandbyRefreshMs);
+    if (!RecoveryInProgress()) return false;
+    const TimestampTz now = GetCurrentTimestamp();
+    if (slot->refreshing && !TimestampDifferenceExceeds(slot->refresh_claimed_at, now, (int)kAbandonedRefreshMs))
+        return false;
+    return TimestampDifferenceExceeds(slot->loaded_at, now, (int)kStandbyRefreshMs);
 }
 
 bool claim_standby_refresh() {
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     LoadedDatabase* slot = database_slot(MyDatabaseId, false);
     const bool claimed = slot != nullptr && slot->loaded && standby_refresh_due(slot);
-    if (claimed) slot->refreshing = true;
+    if (claimed) {
+        slot->refreshing = true;
+        slot->refresh_claimed_at = GetCurrentTimestamp();
+    }
     LWLockRelease(shared->lock);
     return claimed;
 }

@@ -98,8 +98,8 @@ PGresult* finish_statement(RemoteDatabase* database, const char* doing) {
         }
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
             if (last) PQclear(last);
-            // Drain what else the server sends for this statement before reporting.
-            while (PGresult* rest = PQgetResult(database->connection)) PQclear(rest);
+            // No draining: PQgetResult() would wait in libpq's own poll(), deaf to cancel, and the
+            // connection is closed anyway.
             raise_remote_error(database, result, doing);
         }
         if (last) PQclear(last);

@@ -457,44 +457,31 @@ bool event_text(const EventSlot& slot, const char* role_name, const char* databa
 
 // On a hot standby: the same JSON line the worker logs for a stored event, written right away, and
 // counted (events_logged_on_standby). Names need the catalogs: outside a transaction (a refusal at
-// login) the OIDs stand in. An event that cannot be logged is not recorded (false).
+// login) the last names seen, or the database's OID, stand in. An event whose text cannot be built
+// is not recorded (false).
 bool log_on_standby(const SecurityEventReport& event) {
     EventSlot slot;
     fill_slot(&slot, event, client_address());
     // Names seen in a transaction are kept for the events raised outside one (the summary of a
-    // flood at disconnect).
+    // flood at disconnect). No PG_TRY here: this may run while an error is being raised, and
+    // catching would swallow that error; the lookups raise nothing for a missing name.
     static char known_database[NAMEDATALEN];
     static char known_role_name[NAMEDATALEN];
     static Oid known_role = InvalidOid;
-    const bool in_transaction = IsTransactionState();
-    MemoryContext caller_context = CurrentMemoryContext;
-    bool logged = false;
-    PG_TRY();
-    {
-        if (in_transaction) {
-            if (const char* name = get_database_name(MyDatabaseId)) strlcpy(known_database, name, sizeof(known_database));
-            if (const char* name = GetUserNameFromId(slot.role, true)) {
-                strlcpy(known_role_name, name, sizeof(known_role_name));
-                known_role = slot.role;
-            }
-        }
-        const char* role_name = known_role == slot.role && known_role_name[0] ? known_role_name : nullptr;
-        const char* database = known_database[0] ? known_database : psprintf("%u", MyDatabaseId);
-        EventText text;
-        if (event_text(slot, role_name, database, &text)) {
-            ereport(LOG, (errmsg("tenant_guard security event: %s", text.log_line), errhidestmt(true),
-                          errhidecontext(true)));
-            logged = true;
+    if (IsTransactionState()) {
+        if (const char* name = get_database_name(MyDatabaseId)) strlcpy(known_database, name, sizeof(known_database));
+        if (const char* name = GetUserNameFromId(slot.role, true)) {
+            strlcpy(known_role_name, name, sizeof(known_role_name));
+            known_role = slot.role;
         }
     }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        FlushErrorState();
-    }
-    PG_END_TRY();
-    if (logged) count(Counter::kEventsLoggedOnStandby);
-    return logged;
+    const char* role_name = known_role == slot.role && known_role_name[0] ? known_role_name : nullptr;
+    const char* database = known_database[0] ? known_database : psprintf("%u", MyDatabaseId);
+    EventText text;
+    if (!event_text(slot, role_name, database, &text)) return false;
+    ereport(LOG, (errmsg("tenant_guard security event: %s", text.log_line), errhidestmt(true), errhidecontext(true)));
+    count(Counter::kEventsLoggedOnStandby);
+    return true;
 }
 
 Datum text_or_null(const char* value, bool* is_null) {

@@ -376,6 +376,15 @@ TEST(TransferPlan, ThreeTableCycleNamesEveryMember) {
     EXPECT_TRUE(plan.tables.empty());
 }
 
+TEST(TransferPlan, ATableListedTwiceIsAProblem) {
+    // Only a lying source catalog does this; loading the table twice must not follow.
+    const auto plan = plan_transfer({plain_source("a"), plain_source("b"), plain_source("a")},
+                                    {plain_target(), plain_target(), plain_target()}, import_options());
+    ASSERT_EQ(plan.problems.size(), 1u);
+    EXPECT_NE(plan.problems[0].find("app.a is listed more than once"), std::string::npos) << plan.problems[0];
+    EXPECT_TRUE(plan.tables.empty());
+}
+
 TEST(TransferPlan, SelfReferenceIsNoCycle) {
     const auto plan = plan_transfer({plain_source("staff")}, {plain_target({0})}, import_options());
     EXPECT_FALSE(plan.has_foreign_key_cycle);
