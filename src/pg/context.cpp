@@ -600,9 +600,7 @@ Datum tg_set_tenant(PG_FUNCTION_ARGS) {
     install_context(verified, is_local);
     count(Counter::kContextSets);
     tenant_context_set(&verified.tenant);
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = verified.tenant;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(copy_of(verified.tenant));
 }
 
 // Acts for another of the tenants the current context's token lists, in the same scope, without
@@ -646,9 +644,7 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     install_context(next, current->is_local);
     count(Counter::kContextSwitches);
     tenant_context_set(wanted);
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = *wanted;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(copy_of(*wanted));
 }
 
 Datum tg_allowed_tenants(PG_FUNCTION_ARGS) {
@@ -656,9 +652,7 @@ Datum tg_allowed_tenants(PG_FUNCTION_ARGS) {
     if (value == nullptr || value->from_leader) PG_RETURN_NULL();
     Datum* elements = static_cast<Datum*>(palloc(sizeof(Datum) * static_cast<size_t>(value->allowed_count + 1)));
     for (int i = 0; i < value->allowed_count; ++i) {
-        auto* copy = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-        *copy = value->allowed()[i];
-        elements[i] = UUIDPGetDatum(copy);
+        elements[i] = UUIDPGetDatum(copy_of(value->allowed()[i]));
     }
     PG_RETURN_ARRAYTYPE_P(construct_array(elements, value->allowed_count, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
@@ -667,9 +661,7 @@ Datum tg_current_tenant(PG_FUNCTION_ARGS) {
     if (loading_tenant != nullptr) PG_RETURN_UUID_P(copy_of(*loading_tenant));
     const auto* value = effective_context();
     if (value == nullptr) PG_RETURN_NULL();
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = value->tenant;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(copy_of(value->tenant));
 }
 
 // The tenant the row-level security policies and column defaults compare against. Like
@@ -693,9 +685,7 @@ Datum tg_policy_tenant(PG_FUNCTION_ARGS) {
     }
     // tenant_guard.registry: a tenant suspended since the context was set stops here.
     check_context_tenant(&value->tenant);
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = value->tenant;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(copy_of(value->tenant));
 }
 
 Datum tg_require_tenant(PG_FUNCTION_ARGS) {
@@ -707,9 +697,7 @@ Datum tg_require_tenant(PG_FUNCTION_ARGS) {
                         errhint("Call tenant_guard.set_tenant(token) first.")));
     }
     check_context_tenant(&value->tenant);
-    auto* result = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
-    *result = value->tenant;
-    PG_RETURN_UUID_P(result);
+    PG_RETURN_UUID_P(copy_of(value->tenant));
 }
 
 // Transactional like RESET: ROLLBACK (TO SAVEPOINT) brings back the context that held before.

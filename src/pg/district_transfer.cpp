@@ -10,8 +10,9 @@
 // Every table is then compared with the source by an order-independent checksum, computed by both
 // servers with the same SQL, and any difference rolls the whole import back.
 //
-// The table work runs as the extension's owner in a security-restricted operation, with
-// search_path pg_catalog and the output settings of the checksum pinned. PostgreSQL-style code: it
+// The work on each table runs as that table's owner in a security-restricted operation (as VACUUM
+// does), with search_path pg_catalog, the checksum's output settings and the client encoding
+// pinned; the caller must be a superuser or a tenant_guard_admin member. PostgreSQL-style code: it
 // ereport()s, so it keeps no C++ object alive across PostgreSQL calls; the C++ planner runs inside
 // call_core() on plain structs.
 #include "boundary.hpp"

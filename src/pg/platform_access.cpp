@@ -64,8 +64,6 @@ Oid platform_reader() {
 
 namespace {
 
-[[noreturn]] void refuse_write(const char* what) { refuse_platform_write(what); }
-
 struct MarkContext {
     Oid reader;
 #if PG_VERSION_NUM >= 160000
@@ -79,7 +77,7 @@ bool mark_protected_tables(Node* node, void* context) {
     if (IsA(node, Query)) {
         auto* query = castNode(Query, node);
         if (query->commandType != CMD_SELECT || query->hasModifyingCTE || query->rowMarks != NIL)
-            refuse_write("a statement that writes or locks rows");
+            refuse_platform_write("a statement that writes or locks rows");
 #if PG_VERSION_NUM >= 160000
         Query* outer = mark->query;
         mark->query = query;
@@ -127,7 +125,7 @@ bool check_permissions(TG_CHECK_PERMS_HOOK_ARGS) {
             const bool marked_after_access = !active && entry->checkAsUser == reader;
             if (!(active && writes) && !marked_after_access) continue;
             if (!ereport_on_violation) return false;
-            if (writes && active) refuse_write("a statement that writes or locks rows");
+            if (writes && active) refuse_platform_write("a statement that writes or locks rows");
             ereport(ERROR, (errcode(kPlatformReadOnly),
                             errmsg("this statement was prepared during platform access, which has ended"),
                             errhint("Prepare it again.")));
@@ -194,7 +192,7 @@ void refuse_utility_in_platform_access(const Node* statement) {
             return;
         case T_DeclareCursorStmt:
             // A holdable cursor would keep every tenant's rows readable after the transaction.
-            if (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) refuse_write("DECLARE ... WITH HOLD");
+            if (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) refuse_platform_write("DECLARE ... WITH HOLD");
             return;
         case T_FetchStmt:
         case T_ClosePortalStmt:
@@ -204,7 +202,7 @@ void refuse_utility_in_platform_access(const Node* statement) {
         case T_DiscardStmt:
             return;
         default:
-            refuse_write(GetCommandTagName(CreateCommandTag(const_cast<Node*>(statement))));
+            refuse_platform_write(GetCommandTagName(CreateCommandTag(const_cast<Node*>(statement))));
     }
 }
 
