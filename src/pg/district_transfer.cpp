@@ -228,9 +228,10 @@ struct DistrictPlan {
     char* problems;  // nullptr when there are none
 };
 
-// sources[i] goes to targets[i] (nullptr: no such table in the target).
-DistrictPlan make_plan(const PlainTable* const* sources, const PlainTable* const* targets, const bool* tenant_tables,
-               int count, const Catalog& target_catalog, bool import_direction) {
+// sources[i] goes to targets[i] (nullptr: no such table in the target). Import: the targets are
+// here, and must be tenant tables; export: they are in the other database.
+DistrictPlan make_plan(const PlainTable* const* sources, const PlainTable* const* targets, int count,
+                       const Catalog& target_catalog, bool import_direction) {
     DistrictPlan plan{};
     plan.tables = static_cast<PlannedTable*>(palloc0(sizeof(PlannedTable) * (size_t)Max(count, 1)));
     // Foreign keys of the target, as indexes into targets[].
@@ -243,6 +244,10 @@ DistrictPlan make_plan(const PlainTable* const* sources, const PlainTable* const
         int parent = find_index(targets, count, keys.value(row, 2), keys.value(row, 3));
         if (child >= 0 && parent >= 0) references[child][reference_counts[child]++] = parent;
     }
+
+    bool* tenant_tables = static_cast<bool*>(palloc0(sizeof(bool) * (size_t)Max(count, 1)));
+    if (import_direction)
+        for (int i = 0; i < count; ++i) tenant_tables[i] = targets[i] != nullptr && is_tenant_table(targets[i]->relid);
 
     CoreFailure failure;
     const char* tenant_column = settings.tenant_column;
@@ -337,10 +342,11 @@ struct Checksum {
     char* sum;
 };
 
-Checksum checksum_from(const RemoteRows& rows, int row = 0) {
+// A checksum statement's (count, sum) starting at first_column of the row.
+Checksum checksum_from(const RemoteRows& rows, int row = 0, int first_column = 0) {
     Checksum checksum{};
-    checksum.rows = strtoll(rows.value(row, 0), nullptr, 10);
-    checksum.sum = pstrdup(rows.value(row, 1));
+    checksum.rows = strtoll(rows.value(row, first_column), nullptr, 10);
+    checksum.sum = pstrdup(rows.value(row, first_column + 1));
     return checksum;
 }
 
@@ -377,12 +383,10 @@ int enter_canonical_output() {
 // Everything a transfer changes in this backend, undone in one place whichever way it ends.
 struct TransferScope {
     int guc_level;
-    bool spi_connected;
 };
 
 void enter_transfer(TransferScope* scope, const pg_uuid_t* tenant, const char* operation) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
-    scope->spi_connected = true;
     scope->guc_level = enter_canonical_output();
     set_loading_tenant(tenant);
     begin_transfer_progress(operation, tenant, GetUserId());
@@ -392,8 +396,7 @@ void leave_transfer(TransferScope* scope) {
     end_transfer_progress();
     set_loading_tenant(nullptr);
     AtEOXact_GUC(true, scope->guc_level);
-    if (scope->spi_connected) SPI_finish();
-    scope->spi_connected = false;
+    SPI_finish();
 }
 
 // After an error: the transaction's abort resets the settings and SPI; these are ours.
@@ -473,13 +476,11 @@ SourcePlan plan_from_source(RemoteDatabase* source) {
     int count = result.source_catalog.count;
     auto** sources = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)count));
     auto** targets = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)count));
-    bool* tenant_tables = static_cast<bool*>(palloc0(sizeof(bool) * (size_t)count));
     for (int i = 0; i < count; ++i) {
         sources[i] = &result.source_catalog.tables[i];
         targets[i] = find_table(result.target_catalog, sources[i]->schema, sources[i]->name);
-        tenant_tables[i] = targets[i] != nullptr && is_tenant_table(targets[i]->relid);
     }
-    result.plan = make_plan(sources, targets, tenant_tables, count, result.target_catalog, true);
+    result.plan = make_plan(sources, targets, count, result.target_catalog, true);
     if (result.plan.problems != nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the source database cannot be imported as it is; nothing was copied"),
@@ -508,10 +509,7 @@ Checksum* collect_source_checksums(RemoteDatabase* connection, const DistrictPla
     RemoteRows rows = remote_collect(connection);
     if (rows.rows != plan.count) elog(ERROR, "tenant_guard: expected %d source checksums, got %d", plan.count, rows.rows);
     auto* checksums = static_cast<Checksum*>(palloc0(sizeof(Checksum) * (size_t)Max(plan.count, 1)));
-    for (int i = 0; i < plan.count; ++i) {
-        checksums[i].rows = strtoll(rows.value(i, 1), nullptr, 10);
-        checksums[i].sum = pstrdup(rows.value(i, 2));
-    }
+    for (int i = 0; i < plan.count; ++i) checksums[i] = checksum_from(rows, i, 1);  // after the position
     return checksums;
 }
 
@@ -520,9 +518,8 @@ RemoteDatabase* connect_with_same_snapshot(const char* conninfo, RemoteDatabase*
     RemoteRows snapshot = remote_query(first, "SELECT pg_catalog.pg_export_snapshot()");
     RemoteDatabase* second = connect_remote_database(conninfo, "source", caller);
     remote_command(second, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    const char* parameters[] = {snapshot.value(0, 0)};
     // SET TRANSACTION SNAPSHOT takes no parameter: the identifier is quoted as a literal.
-    remote_command(second, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(parameters[0])));
+    remote_command(second, psprintf("SET TRANSACTION SNAPSHOT %s", quote_literal_cstr(snapshot.value(0, 0))));
     return second;
 }
 
@@ -857,7 +854,6 @@ void export_body(const TransferCall& call) {
 
     auto** sources = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
     auto** targets = static_cast<const PlainTable**>(palloc0(sizeof(PlainTable*) * (size_t)Max(here.count, 1)));
-    bool* unused = static_cast<bool*>(palloc0(sizeof(bool) * (size_t)Max(here.count, 1)));
     int count = 0;
     for (int i = 0; i < here.count; ++i) {
         if (!is_tenant_table(here.tables[i].relid)) continue;
@@ -867,7 +863,7 @@ void export_body(const TransferCall& call) {
     }
     if (count == 0)
         ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND), errmsg("this database has no tenant table to export")));
-    DistrictPlan plan = make_plan(sources, targets, unused, count, there, false);
+    DistrictPlan plan = make_plan(sources, targets, count, there, false);
     if (plan.problems != nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the tenant cannot be exported into this target as it is; nothing was copied"),

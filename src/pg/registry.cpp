@@ -288,22 +288,31 @@ void end_standby_refresh() {
     LWLockRelease(shared->lock);
 }
 
-bool try_load(Oid relid);
-
-void refresh_on_standby(Oid relid) {
+// try_load() with `loading` raised, so that our own reads do not check the registry again.
+void load_registry(Oid relid) {
     loading = true;
     PG_TRY();
     {
         (void)try_load(relid);
     }
-    PG_CATCH();
+    PG_FINALLY();
     {
         loading = false;
+    }
+    PG_END_TRY();
+}
+
+void refresh_on_standby(Oid relid) {
+    PG_TRY();
+    {
+        load_registry(relid);
+    }
+    PG_CATCH();
+    {
         end_standby_refresh();
         PG_RE_THROW();
     }
     PG_END_TRY();
-    loading = false;
     end_standby_refresh();
 }
 
@@ -334,16 +343,7 @@ TenantStatus lookup(const pg_uuid_t* tenant) {
         }
         LWLockRelease(shared->lock);
         if (attempt >= 5) return read_status_from_table(tenant);
-        loading = true;
-        PG_TRY();
-        {
-            (void)try_load(relid);
-        }
-        PG_FINALLY();
-        {
-            loading = false;
-        }
-        PG_END_TRY();
+        load_registry(relid);
     }
 }
 

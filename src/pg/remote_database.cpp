@@ -226,12 +226,17 @@ void remote_command(RemoteDatabase* database, const char* sql) {
     PQclear(finish_statement(database, "statement failed"));
 }
 
-void remote_copy_out_begin(RemoteDatabase* database, const char* copy_sql) {
+// Sends a COPY and waits until the server is in the expected COPY state.
+void begin_copy(RemoteDatabase* database, const char* copy_sql, ExecStatusType expected, const char* doing) {
     send_statement(database, copy_sql, 0, nullptr);
-    PGresult* result = finish_statement(database, "COPY TO STDOUT failed");
-    const bool copying = PQresultStatus(result) == PGRES_COPY_OUT;
+    PGresult* result = finish_statement(database, doing);
+    const bool copying = PQresultStatus(result) == expected;
     PQclear(result);
-    if (!copying) raise_remote_error(database, nullptr, "COPY TO STDOUT failed");
+    if (!copying) raise_remote_error(database, nullptr, doing);
+}
+
+void remote_copy_out_begin(RemoteDatabase* database, const char* copy_sql) {
+    begin_copy(database, copy_sql, PGRES_COPY_OUT, "COPY TO STDOUT failed");
     database->copy_out_done = false;
     database->copy_out_rows = 0;
 }
@@ -278,11 +283,7 @@ int remote_copy_out_read(RemoteDatabase* database, void* buffer, int min_bytes, 
 uint64 remote_copy_out_rows(const RemoteDatabase* database) { return database->copy_out_rows; }
 
 void remote_copy_in_begin(RemoteDatabase* database, const char* copy_sql) {
-    send_statement(database, copy_sql, 0, nullptr);
-    PGresult* result = finish_statement(database, "COPY FROM STDIN failed");
-    const bool copying = PQresultStatus(result) == PGRES_COPY_IN;
-    PQclear(result);
-    if (!copying) raise_remote_error(database, nullptr, "COPY FROM STDIN failed");
+    begin_copy(database, copy_sql, PGRES_COPY_IN, "COPY FROM STDIN failed");
 }
 
 void remote_copy_in_write(RemoteDatabase* database, const char* data, size_t length) {
