@@ -74,8 +74,15 @@ is "$?:$(leaks "$out")" "0:0" "faults: after the cancels the pool serves every t
 # --- Faults: a backend killed (SIGKILL) in the middle of a tenant transaction -----------------
 through_pool "$transaction_port" kill -c "$clients" -j 2 -T 8 -f "$here/pool/slow_transaction.sql" >"$TG_DIR/kill.out" &
 bench=$!
-sleep 1.5
-victim=$(psql -X -At -d pooldb -c "SELECT pid FROM pg_stat_activity WHERE usename = 'pool_app' AND state = 'active' AND query LIKE '%pg_sleep%' LIMIT 1")
+sleep 1
+# Each sleep lasts 20 ms, so one look at pg_stat_activity can miss them all on a loaded machine:
+# keep looking (up to 5 s, well inside the 8 s run).
+victim=
+for _ in $(seq 50); do
+    victim=$(psql -X -At -d pooldb -c "SELECT pid FROM pg_stat_activity WHERE usename = 'pool_app' AND state = 'active' AND query LIKE '%pg_sleep%' LIMIT 1" 2>/dev/null)
+    [ -n "$victim" ] && break
+    sleep 0.1
+done
 ok "$victim" "faults: found a backend in the middle of a tenant transaction"
 [ -n "$victim" ] && kill -9 "$victim"
 wait "$bench"
