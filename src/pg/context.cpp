@@ -36,6 +36,7 @@
 namespace tenant_guard::pg {
 
 const char* const kContextSettingName = "tenant_guard.tenant_id";
+const char* const kDistributedContextSettingName = "tenant_guard.distributed_context";
 
 namespace {
 
@@ -54,10 +55,13 @@ struct ContextValue {
     SubTransactionId subxid;
     int32 allowed_count;   // tenants the token may act for (switch_tenant), stored first
     int32 subject_length;  // -1: no sub claim
+    int32 claims_length;
     const pg_uuid_t* allowed() const { return reinterpret_cast<const pg_uuid_t*>(this + 1); }
     const char* strings() const { return reinterpret_cast<const char*>(allowed() + allowed_count); }
     const char* subject() const { return subject_length < 0 ? nullptr : strings(); }
     const char* claims() const { return strings() + (subject_length < 0 ? 0 : subject_length + 1); }
+    // The token itself, kept so that Citus workers can verify it for themselves (citus.cpp).
+    const char* token() const { return claims() + claims_length + 1; }
 };
 
 // A verified token on its way into the GUC (see install_context()).
@@ -69,10 +73,16 @@ struct PendingContext {
     const char* claims;
     const pg_uuid_t* allowed;
     int allowed_count;
+    const char* token;
 };
 
 char* context_setting_value = nullptr;
 const ContextValue* active_context = nullptr;
+// The context a Citus coordinator sent along with this distributed transaction (see
+// check_distributed_context()), or a value without tenant.
+char* distributed_setting_value = nullptr;
+const ContextValue* received_context = nullptr;
+bool sending_distributed_context = false;
 const PendingContext* pending_context = nullptr;
 
 uint64 next_generation = 1;
@@ -109,9 +119,8 @@ bool killed_by_subtransaction_abort(const ContextValue* value) {
     return false;
 }
 
-// The context that counts right now, or nullptr.
-inline const ContextValue* effective_context() {
-    const ContextValue* value = active_context;
+// The value if it is a live context, or nullptr.
+inline const ContextValue* live(const ContextValue* value) {
     if (value == nullptr || !value->has_tenant) return nullptr;
     if (value->from_leader) return value;  // the leader cleared dead values before launching us
     if (value->generation < generation_floor) return nullptr;
@@ -121,12 +130,23 @@ inline const ContextValue* effective_context() {
     return value;
 }
 
+// The context that counts right now, or nullptr: the one set here by set_tenant(), or the one a
+// Citus coordinator sent, whichever came last.
+inline const ContextValue* effective_context() {
+    const ContextValue* own = live(active_context);
+    if (received_context == nullptr || !received_context->has_tenant) return own;
+    const ContextValue* received = live(received_context);
+    if (received == nullptr) return own;
+    return own == nullptr || received->generation > own->generation ? received : own;
+}
+
 ContextValue* allocate_context_value(const char* subject, const char* claims, const pg_uuid_t* allowed = nullptr,
-                                     int allowed_count = 0) {
+                                     int allowed_count = 0, const char* token = nullptr) {
     size_t subject_length = subject ? strlen(subject) : 0;
     size_t claims_length = claims ? strlen(claims) : 0;
+    size_t token_length = token ? strlen(token) : 0;
     size_t size = sizeof(ContextValue) + sizeof(pg_uuid_t) * static_cast<size_t>(allowed_count) +
-                  (subject ? subject_length + 1 : 0) + claims_length + 1;
+                  (subject ? subject_length + 1 : 0) + claims_length + 1 + token_length + 1;
     auto* value = static_cast<ContextValue*>(TG_GUC_EXTRA_ALLOC(size));
     if (value == nullptr) return nullptr;
     memset(value, 0, sizeof(ContextValue));
@@ -139,8 +159,12 @@ ContextValue* allocate_context_value(const char* subject, const char* claims, co
         memcpy(strings, subject, subject_length + 1);
         strings += subject_length + 1;
     }
+    value->claims_length = static_cast<int32>(claims_length);
     if (claims) memcpy(strings, claims, claims_length);
     strings[claims_length] = '\0';
+    strings += claims_length + 1;
+    if (token) memcpy(strings, token, token_length);
+    strings[token_length] = '\0';
     return value;
 }
 
@@ -203,7 +227,8 @@ bool check_context_setting(char** newval, void** extra, GucSource source) {
     }
     if (pending_context != nullptr && strcmp(requested, pending_context->tenant_text) == 0) {
         ContextValue* value = allocate_context_value(pending_context->subject, pending_context->claims,
-                                                     pending_context->allowed, pending_context->allowed_count);
+                                                     pending_context->allowed, pending_context->allowed_count,
+                                                     pending_context->token);
         if (value == nullptr) return false;
         value->has_tenant = true;
         value->is_local = pending_context->is_local;
@@ -236,6 +261,7 @@ bool check_context_setting(char** newval, void** extra, GucSource source) {
 
 void assign_context_setting(const char* /*newval*/, void* extra) {
     active_context = static_cast<const ContextValue*>(extra);
+    context_may_have_changed();
 }
 
 const char* show_context_setting() {
@@ -255,6 +281,12 @@ void set_context_setting(const char* value, GucAction action) {
     }
     PG_END_TRY();
 }
+
+// --- Routing (citus.cpp): cached plans that name the tenant -------------------------------------
+bool routed_plans_exist = false;
+pg_uuid_t routed_plans_tenant;
+
+void set_distributed_setting(const char* value, GucAction action);
 
 // Statements running now (open cursors included). While one that writes, or reads tables with
 // row-level security, runs, the context must not change: rows already read, or the audit entries
@@ -295,9 +327,13 @@ void forget_when_memory_goes(void* query_desc) { forget_table_statement(static_c
 // Before a query runs (and so before it can start parallel workers, which copy GUC values),
 // replace a revoked context with an empty one.
 void clear_dead_context_before_execution(QueryDesc* query_desc, int eflags) {
-    if (active_context != nullptr && active_context->has_tenant && !active_context->from_leader &&
-        effective_context() == nullptr && IsTransactionState() && !IsParallelWorker())
-        set_context_setting("", GUC_ACTION_SET);
+    const auto dead = [](const ContextValue* value) {
+        return value != nullptr && value->has_tenant && !value->from_leader && live(value) == nullptr;
+    };
+    if ((dead(active_context) || dead(received_context)) && IsTransactionState() && !IsParallelWorker()) {
+        if (dead(active_context)) set_context_setting("", GUC_ACTION_SET);
+        if (dead(received_context)) set_distributed_setting("", GUC_ACTION_SET);
+    }
     if (previous_executor_start)
         previous_executor_start(query_desc, eflags);
     else
@@ -371,14 +407,17 @@ struct VerifiedContext {
     char* claims;        // palloc'd
     pg_uuid_t* allowed;  // palloc'd
     int allowed_count;
+    char* token;         // palloc'd
 };
 
 // Runs the core verifier; on refusal fills `failure` instead. No PostgreSQL error is raised here.
+// admit_token_id: count this as the token's one use under tenant_guard.require_jti (set_tenant()),
+// or not (a Citus worker re-verifying the token its coordinator already admitted).
 bool verify_token_text(const char* token, size_t length, const pg_uuid_t* requested, VerifiedContext* out,
-                       CoreFailure* failure) {
+                       CoreFailure* failure, bool admit_token_id = true) {
     TimestampTz now = GetCurrentTimestamp();
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
-    const bool require_jti = settings.require_jti;
+    const bool require_jti = settings.require_jti && admit_token_id;
     return call_core(
         [&] {
             auto keys = current_key_set();
@@ -403,6 +442,7 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
             memcpy(out->tenant_text, text.c_str(), kUuidTextLength + 1);
             out->subject = verified.subject ? pstrdup_or_throw(*verified.subject) : nullptr;
             out->claims = pstrdup_or_throw(verified.claims_json);
+            out->token = pstrdup_or_throw(std::string_view(token, length));
         },
         failure);
 }
@@ -410,7 +450,7 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
 void install_context(const VerifiedContext& verified, bool is_local) {
     PendingContext pending{verified.tenant_text, verified.tenant,  is_local,
                            verified.subject,     verified.claims,  verified.allowed,
-                           verified.allowed_count};
+                           verified.allowed_count, verified.token};
     pending_context = &pending;
     PG_TRY();
     {
@@ -471,6 +511,104 @@ void refuse_nil_tenant(const pg_uuid_t* tenant) {
                           "tenant token rejected: the nil UUID is not a tenant", "nil_tenant");
 }
 
+// --- The context a Citus coordinator sends to its workers ----------------------------------------
+// tenant_guard.distributed_context holds "<tenant uuid> <token>". The coordinator sets it with
+// SET LOCAL (see citus.cpp), which Citus repeats at the start of every worker transaction it opens
+// and sends to those already open. A worker accepts it only if the token passes the same checks as
+// in set_tenant() and names that tenant: it holds no more than the application could get by
+// calling set_tenant() with the same token there. It is transaction-scoped whatever way it was set.
+// The jti is not used up again: each worker sees the coordinator's token once per transaction.
+void set_distributed_setting(const char* value, GucAction action) {
+    changing_context_ourselves = true;
+    PG_TRY();
+    {
+        (void)set_config_option(kDistributedContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
+    }
+    PG_FINALLY();
+    {
+        changing_context_ourselves = false;
+    }
+    PG_END_TRY();
+}
+
+bool refuse_distributed_context(int sqlstate, const char* message) {
+    GUC_check_errcode(sqlstate);
+    GUC_check_errmsg("%s", message);
+    return false;
+}
+
+bool check_distributed_context(char** newval, void** extra, GucSource source) {
+    const char* requested = *newval;
+    // Our own SET LOCAL on the coordinator carries the value to Citus; the context here is the one
+    // set_tenant() installed.
+    if (requested == nullptr || requested[0] == '\0' || sending_distributed_context) {
+        ContextValue* value = allocate_context_value(nullptr, nullptr);
+        if (value == nullptr) return false;
+        *extra = value;
+        return true;
+    }
+    const size_t length = strlen(requested);
+    const char* malformed = "tenant_guard.distributed_context must be a tenant id and a token";
+    if (length <= kUuidTextLength + 1 || requested[kUuidTextLength] != ' ')
+        return refuse_distributed_context(ERRCODE_INVALID_PARAMETER_VALUE, malformed);
+    auto parsed = core::parse_tenant_id(std::string_view(requested, kUuidTextLength));
+    if (!parsed) return refuse_distributed_context(ERRCODE_INVALID_PARAMETER_VALUE, malformed);
+    pg_uuid_t tenant;
+    memcpy(tenant.data, parsed->bytes.data(), UUID_LEN);
+    if (InitializingParallelWorker) {
+        ContextValue* value = allocate_context_value(nullptr, nullptr);
+        if (value == nullptr) return false;
+        value->has_tenant = true;
+        value->from_leader = true;
+        value->tenant = tenant;
+        memcpy(value->tenant_text, requested, kUuidTextLength);
+        value->tenant_text[kUuidTextLength] = '\0';
+        *extra = value;
+        return true;
+    }
+    if (source != PGC_S_SESSION) {
+        record_setting_attempt(source);
+        return refuse_distributed_context(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                                          "tenant_guard.distributed_context can only be set for a transaction");
+    }
+    const char* token = requested + kUuidTextLength + 1;
+    VerifiedContext verified{};
+    CoreFailure failure;
+    if (!verify_token_text(token, length - kUuidTextLength - 1, &tenant, &verified, &failure, false)) {
+        record_token_refusal(token, length - kUuidTextLength - 1, failure);
+        return refuse_distributed_context(failure.sqlstate, failure.message);
+    }
+    static const pg_uuid_t nil = {{0}};
+    if (memcmp(verified.tenant.data, nil.data, UUID_LEN) == 0)
+        return refuse_distributed_context(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                                          "tenant token rejected: the nil UUID is not a tenant");
+    ContextValue* value = allocate_context_value(verified.subject, verified.claims, verified.allowed,
+                                                 verified.allowed_count, verified.token);
+    if (value == nullptr) return false;
+    value->has_tenant = true;
+    value->is_local = true;
+    value->tenant = verified.tenant;
+    strlcpy(value->tenant_text, verified.tenant_text, sizeof(value->tenant_text));
+    value->generation = next_generation++;
+    value->transaction_number = transaction_number;
+    value->subxid = GetCurrentSubTransactionId();
+    const SubTransactionId subxid = value->subxid;
+    if (subxid > newest_local_subxid) newest_local_subxid = subxid;
+    *extra = value;
+    return true;
+}
+
+void assign_distributed_context(const char* /*newval*/, void* extra) {
+    received_context = static_cast<const ContextValue*>(extra);
+    context_may_have_changed();
+}
+
+// The token is the application's credential: SHOW and pg_settings never print it.
+const char* show_distributed_context() {
+    const ContextValue* value = live(received_context);
+    return value ? value->tenant_text : "";
+}
+
 }  // namespace
 
 bool tenant_context_active() noexcept { return effective_context() != nullptr; }
@@ -503,6 +641,43 @@ void revoke_context() noexcept {
     generation_floor = next_generation;
 }
 
+const void* routing_tenant() noexcept {
+    if (platform_access_active()) return nullptr;
+    if (loading_tenant != nullptr) return loading_tenant;
+    const ContextValue* value = effective_context();
+    return value == nullptr ? nullptr : &value->tenant;
+}
+
+void note_routed_plan(const void* tenant) noexcept {
+    routed_plans_exist = true;
+    routed_plans_tenant = *static_cast<const pg_uuid_t*>(tenant);
+}
+
+// A plan routed for tenant A and run with no context finds nothing (the workers' policies see no
+// context either), so only a different tenant makes the saved plans wrong.
+void context_may_have_changed() noexcept {
+    if (!routed_plans_exist) return;
+    const auto* tenant = static_cast<const pg_uuid_t*>(routing_tenant());
+    if (tenant == nullptr || memcmp(tenant->data, routed_plans_tenant.data, UUID_LEN) == 0) return;
+    forget_routed_plans();
+}
+
+void forget_routed_plans() noexcept {
+    if (!routed_plans_exist) return;
+    routed_plans_exist = false;
+    ResetPlanCache();
+}
+
+uint64_t context_for_workers(const char** tenant_text, const char** token) noexcept {
+    const ContextValue* own = live(active_context);
+    if (own == nullptr || own->from_leader || effective_context() != own || loading_tenant != nullptr) return 0;
+    *tenant_text = own->tenant_text;
+    *token = own->token();
+    return own->generation;
+}
+
+void mark_sending_distributed_context(bool sending) noexcept { sending_distributed_context = sending; }
+
 void set_loading_tenant(const void* tenant) noexcept {
     if (tenant == nullptr) {
         loading_tenant = nullptr;
@@ -510,6 +685,7 @@ void set_loading_tenant(const void* tenant) noexcept {
     }
     loading_tenant_value = *static_cast<const pg_uuid_t*>(tenant);
     loading_tenant = &loading_tenant_value;
+    context_may_have_changed();
 }
 
 void context_transaction_ended() noexcept {
@@ -519,6 +695,7 @@ void context_transaction_ended() noexcept {
     table_statements_overflowed = false;
     aborted_subtransaction_count = 0;
     newest_local_subxid = InvalidSubTransactionId;
+    context_may_have_changed();
 }
 
 void context_subtransaction_aborted(unsigned int subxid) noexcept {
@@ -541,6 +718,11 @@ void define_context_setting() {
                                nullptr, &context_setting_value, "", PGC_USERSET,
                                GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
                                check_context_setting, assign_context_setting, show_context_setting);
+    DefineCustomStringVariable(kDistributedContextSettingName,
+                               "The tenant context a Citus coordinator sent with this transaction (set by tenant_guard).",
+                               nullptr, &distributed_setting_value, "", PGC_USERSET,
+                               GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE | GUC_DISALLOW_IN_AUTO_FILE,
+                               check_distributed_context, assign_distributed_context, show_distributed_context);
 }
 
 void install_executor_guard() {
@@ -638,6 +820,7 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     strlcpy(next.tenant_text, text, sizeof(next.tenant_text));
     next.subject = current->subject() ? pstrdup(current->subject()) : nullptr;
     next.claims = pstrdup(current->claims());
+    next.token = pstrdup(current->token());
     next.allowed_count = current->allowed_count;
     next.allowed = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count)));
     memcpy(next.allowed, current->allowed(), sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count));

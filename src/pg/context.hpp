@@ -1,6 +1,8 @@
 // The tenant context: who the current transaction or session acts for.
 #pragma once
 
+#include <cstdint>
+
 namespace tenant_guard::pg {
 
 void define_context_setting();   // tenant_guard.tenant_id, the protected GUC that holds the context
@@ -33,5 +35,21 @@ const char* context_claims() noexcept;
 void set_loading_tenant(const void* tenant) noexcept;
 
 extern const char* const kContextSettingName;
+extern const char* const kDistributedContextSettingName;
+
+// --- For Citus (citus.cpp) ---
+// The tenant that routed plans may name: the context's (or the loading district's), none during
+// platform access. A pg_uuid_t, or nullptr.
+const void* routing_tenant() noexcept;
+// A plan now names this tenant. When a different tenant becomes current, every saved plan of this
+// backend is invalidated (ResetPlanCache), so that none routed for one tenant serves another.
+void note_routed_plan(const void* tenant) noexcept;
+void context_may_have_changed() noexcept;
+void forget_routed_plans() noexcept;
+// The context set here by set_tenant()/switch_tenant() that the workers must receive: its tenant
+// (text) and token, and its generation (0 when there is none to send).
+uint64_t context_for_workers(const char** tenant_text, const char** token) noexcept;
+// While on, tenant_guard.distributed_context accepts the coordinator's own SET LOCAL unverified.
+void mark_sending_distributed_context(bool sending) noexcept;
 
 }  // namespace tenant_guard::pg

@@ -1,4 +1,5 @@
 // _PG_init: define settings, install hooks, register callbacks. Nothing else.
+#include "citus.hpp"
 #include "context.hpp"
 #include "database_worker.hpp"
 #include "key_store.hpp"
@@ -48,6 +49,7 @@ void _PG_init(void) {
     install_write_violation_capture();
     install_statistics_hooks();
     install_platform_access_hooks();
+    install_citus_hooks();
 }
 
 }  // extern "C"

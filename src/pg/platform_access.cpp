@@ -272,6 +272,8 @@ Datum tg_begin_platform_access(PG_FUNCTION_ARGS) {
                         errhidestmt(true)));
     active = true;
     opened_in = GetCurrentSubTransactionId();
+    // A saved plan routed to one tenant's Citus shard would show the platform only that tenant.
+    forget_routed_plans();
     PG_RETURN_VOID();
 }
 

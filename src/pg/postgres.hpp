@@ -90,6 +90,12 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "utils/uuid.h"
 #include "utils/xid8.h"
+#include "common/hashfn.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/planner.h"
+#include "parser/parse_oper.h"
+#include "utils/plancache.h"
 }
 
 #include "compat.hpp"

@@ -15,6 +15,8 @@
 // PostgreSQL-style code (it raises errors with ereport): no C++ object with a destructor.
 #include "utility_guard.hpp"
 
+#include "citus.hpp"
+
 #include "context.hpp"
 #include "ledger_guard.hpp"
 #include "postgres.hpp"
@@ -251,7 +253,9 @@ void inspect_protection_change(Node* statement) {
     if (IsA(statement, CreatePolicyStmt)) {
         auto* create = castNode(CreatePolicyStmt, statement);
         if (!is_reserved_policy_name(create->policy_name)) return;
-        if (!superuser()) refuse_reserved_policy_name(create->policy_name);
+        // Citus copying the coordinator table's policies to a shard or a worker's copy of the table
+        // (a policy can only narrow what is visible; the guards against weakening still apply).
+        if (!superuser() && !citus_internal_command()) refuse_reserved_policy_name(create->policy_name);
         explain_duplicate_policy(create);
         return;
     }

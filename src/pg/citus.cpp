@@ -1,0 +1,300 @@
+// Citus. Three things, each through an ordinary PostgreSQL channel that Citus already honours:
+//
+//  * The context on the workers. Citus repeats a transaction's SET LOCAL statements on every worker
+//    connection of that transaction (citus.propagate_set_commands = 'local'), and nothing else of
+//    the session. So before a statement runs in a transaction block, the coordinator issues
+//    SET LOCAL tenant_guard.distributed_context = '<tenant> <token>' (with that Citus setting on for
+//    just that statement). Each worker verifies the token itself (context.cpp): a worker trusts no
+//    coordinator, and nobody who lacks a valid token can set it on a worker either. Session-scoped
+//    contexts are sent again in every transaction; a changed context (switch_tenant, reset_tenant)
+//    is sent again at the next statement.
+//  * Routing. Citus prunes shards on quals of the distribution column, never on row-level security
+//    policies, so a policy-only query goes to every shard. The planner hook (which runs before
+//    Citus's) adds `tenant column = '<current tenant>'` to each protected table in the query, where
+//    it restricts the same rows as the policy does, and Citus sends the query to one shard. A plan
+//    that names a tenant must never serve another: saved plans are invalidated when a different
+//    tenant becomes current (context.cpp), and a plan that still names another tenant when it
+//    starts is refused. The workers' policies stay the last line of defence: a plan routed for
+//    tenant A and run for B would find nothing, since B's context on the worker sees no A rows.
+//  * Shards. Citus creates each shard (and, on each worker, a copy of the distributed table for its
+//    metadata) from its own connections, copying RLS, FORCE and the policies of the coordinator's
+//    table; the event trigger stands aside there instead of adding its own, which would collide.
+#include "citus.hpp"
+
+#include "context.hpp"
+#include "postgres.hpp"
+#include "protection.hpp"
+
+#include <cstring>
+
+namespace tenant_guard::pg {
+
+namespace {
+
+const char* const kPropagateSetting = "citus.propagate_set_commands";
+// Marks a plan routed for a tenant: a PlanInvalItem whose cache id no catalog cache uses (plan
+// invalidation compares cache ids, so it never matches), with a hash of the tenant.
+constexpr int kRoutedPlanMark = -0x7467;
+
+int citus_state = -1;  // -1 unknown, 0 no, 1 yes
+
+planner_hook_type previous_planner = nullptr;
+ExecutorStart_hook_type previous_executor_start = nullptr;
+
+// What this transaction's workers were last sent: (local transaction id, context generation).
+// A savepoint rolled back takes the workers' SET LOCAL with it: then it is sent again.
+LocalTransactionId sent_in_transaction = InvalidLocalTransactionId;
+uint64_t sent_generation = 0;
+
+uint32 tenant_hash(const pg_uuid_t* tenant) { return hash_bytes(tenant->data, UUID_LEN); }
+
+void run_set_local(const char* value) {
+    char* statement = psprintf("SET LOCAL %s TO %s", kDistributedContextSettingName, quote_literal_cstr(value));
+    List* parsed = pg_parse_query(statement);
+    auto* raw = linitial_node(RawStmt, parsed);
+    PlannedStmt* wrapper = makeNode(PlannedStmt);
+    wrapper->commandType = CMD_UTILITY;
+    wrapper->canSetTag = false;
+    wrapper->utilityStmt = raw->stmt;
+    wrapper->stmt_location = -1;
+    wrapper->stmt_len = 0;
+    const int nest_level = NewGUCNestLevel();
+    (void)set_config_option(kPropagateSetting, "local", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    mark_sending_distributed_context(true);
+    PG_TRY();
+    {
+#if PG_VERSION_NUM >= 140000
+        ProcessUtility(wrapper, statement, false, PROCESS_UTILITY_QUERY, nullptr, nullptr, None_Receiver, nullptr);
+#else
+        ProcessUtility(wrapper, statement, PROCESS_UTILITY_QUERY, nullptr, nullptr, None_Receiver, nullptr);
+#endif
+    }
+    PG_FINALLY();
+    {
+        mark_sending_distributed_context(false);
+    }
+    PG_END_TRY();
+    AtEOXact_GUC(true, nest_level);
+}
+
+// Citus forwards SET LOCAL only inside transaction blocks (and DO blocks, procedures, functions).
+void send_context_to_workers() {
+    const char* tenant_text = nullptr;
+    const char* token = nullptr;
+    const uint64_t generation = context_for_workers(&tenant_text, &token);
+    const LocalTransactionId transaction = MyProc->lxid;
+    const bool sent_this_transaction = sent_in_transaction == transaction;
+    if (sent_this_transaction && sent_generation == generation) return;
+    if (!sent_this_transaction && generation == 0) return;  // nothing to send, nothing to take back
+    if (generation == 0) {
+        run_set_local("");
+    } else {
+        run_set_local(psprintf("%s %s", tenant_text, token));
+    }
+    sent_in_transaction = transaction;
+    sent_generation = generation;
+}
+
+// The column the table's isolation policy compares with policy_tenant(), from the relcache; 0 for
+// a table tenant_guard does not protect.
+AttrNumber routing_column(Oid relid) {
+    Relation relation = RelationIdGetRelation(relid);
+    if (relation == nullptr) return InvalidAttrNumber;
+    AttrNumber column = InvalidAttrNumber;
+    if (relation->rd_rsdesc != nullptr) {
+        ListCell* cell;
+        foreach (cell, relation->rd_rsdesc->policies) {
+            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
+            if (policy->policy_name == nullptr || strcmp(policy->policy_name, kIsolationPolicyName) != 0) continue;
+            if (policy->qual == nullptr || !IsA(policy->qual, OpExpr)) break;
+            const auto* comparison = castNode(OpExpr, policy->qual);
+            if (list_length(comparison->args) != 2) break;
+            const Node* left = static_cast<const Node*>(linitial(comparison->args));
+            if (IsA(left, Var) && castNode(Var, left)->vartype == UUIDOID) column = castNode(Var, left)->varattno;
+            break;
+        }
+    }
+    RelationClose(relation);
+    return column;
+}
+
+Oid uuid_equality_operator() {
+    static Oid operator_oid = InvalidOid;
+    if (operator_oid == InvalidOid)
+        operator_oid = LookupOperName(nullptr, list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("="))),
+                                      UUIDOID, UUIDOID, false, -1);
+    return operator_oid;
+}
+
+Node* and_qual(Node* existing, Node* added) {
+    if (existing == nullptr) return added;
+    if (is_andclause(existing)) {
+        auto* conjunction = castNode(BoolExpr, existing);
+        conjunction->args = lappend(conjunction->args, added);
+        return existing;
+    }
+    return reinterpret_cast<Node*>(makeBoolExpr(AND_EXPR, list_make2(existing, added), -1));
+}
+
+struct RoutingWalk {
+    const pg_uuid_t* tenant;
+    bool routed;
+};
+
+// Adds `column = tenant` for each protected table of one query level, where it restricts that
+// table alone: in WHERE, or in the ON clause of the outer join that null-extends the table. Under
+// a FULL JOIN no place does, so those tables are left to the policy (and to every shard).
+void route_join_tree(Query* query, Node* node, Node** qual_slot, RoutingWalk* walk) {
+    if (node == nullptr) return;
+    if (IsA(node, RangeTblRef)) {
+        const int index = castNode(RangeTblRef, node)->rtindex;
+        const RangeTblEntry* entry = rt_fetch(index, query->rtable);
+        if (entry->rtekind != RTE_RELATION || qual_slot == nullptr) return;
+        const AttrNumber column = routing_column(entry->relid);
+        if (column == InvalidAttrNumber) return;
+        Var* var = makeVar(index, column, UUIDOID, -1, InvalidOid, 0);
+        auto* tenant = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
+        *tenant = *walk->tenant;
+        Const* value = makeConst(UUIDOID, -1, InvalidOid, UUID_LEN, UUIDPGetDatum(tenant), false, false);
+        Expr* comparison = make_opclause(uuid_equality_operator(), BOOLOID, false, reinterpret_cast<Expr*>(var),
+                                         reinterpret_cast<Expr*>(value), InvalidOid, InvalidOid);
+        castNode(OpExpr, comparison)->opfuncid = get_opcode(uuid_equality_operator());
+        *qual_slot = and_qual(*qual_slot, reinterpret_cast<Node*>(comparison));
+        walk->routed = true;
+        return;
+    }
+    if (IsA(node, FromExpr)) {
+        ListCell* cell;
+        foreach (cell, castNode(FromExpr, node)->fromlist) route_join_tree(query, static_cast<Node*>(lfirst(cell)), qual_slot, walk);
+        return;
+    }
+    if (IsA(node, JoinExpr)) {
+        auto* join = castNode(JoinExpr, node);
+        switch (join->jointype) {
+            case JOIN_INNER:
+                route_join_tree(query, join->larg, qual_slot, walk);
+                route_join_tree(query, join->rarg, qual_slot, walk);
+                break;
+            case JOIN_LEFT:
+                route_join_tree(query, join->larg, qual_slot, walk);
+                route_join_tree(query, join->rarg, &join->quals, walk);
+                break;
+            case JOIN_RIGHT:
+                route_join_tree(query, join->larg, &join->quals, walk);
+                route_join_tree(query, join->rarg, qual_slot, walk);
+                break;
+            default:
+                route_join_tree(query, join->larg, nullptr, walk);
+                route_join_tree(query, join->rarg, nullptr, walk);
+                break;
+        }
+    }
+}
+
+void forget_sent_context(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) sent_in_transaction = InvalidLocalTransactionId;
+}
+
+bool route_queries(Node* node, void* context) {
+    auto* walk = static_cast<RoutingWalk*>(context);
+    if (node == nullptr) return false;
+    if (IsA(node, Query)) {
+        auto* query = castNode(Query, node);
+        // INSERT's target is not in the join tree (Citus routes it by the row's tenant value);
+        // MERGE is left alone.
+        if (query->commandType != CMD_MERGE && query->jointree != nullptr)
+            route_join_tree(query, reinterpret_cast<Node*>(query->jointree), &query->jointree->quals, walk);
+        return query_tree_walker(query, TG_TREE_WALKER(route_queries), context, 0);
+    }
+    return expression_tree_walker(node, TG_TREE_WALKER(route_queries), context);
+}
+
+PlannedStmt* plan_with_routing(Query* parse, const char* query_string, int cursor_options, ParamListInfo bound_params) {
+    RoutingWalk walk{nullptr, false};
+    if (citus_loaded() && parse->commandType != CMD_UTILITY) {
+        walk.tenant = static_cast<const pg_uuid_t*>(routing_tenant());
+        if (walk.tenant != nullptr) (void)route_queries(reinterpret_cast<Node*>(parse), &walk);
+    }
+    PlannedStmt* result = previous_planner ? previous_planner(parse, query_string, cursor_options, bound_params)
+                                           : standard_planner(parse, query_string, cursor_options, bound_params);
+    if (walk.routed) {
+        PlanInvalItem* mark = makeNode(PlanInvalItem);
+        mark->cacheId = kRoutedPlanMark;
+        mark->hashValue = tenant_hash(walk.tenant);
+        result->invalItems = lappend(result->invalItems, mark);
+        note_routed_plan(walk.tenant);
+    }
+    return result;
+}
+
+// A plan routed for another tenant: saved plans were invalidated when the tenant changed, but an
+// unsaved one (the extended protocol's unnamed statement, bound again) could still arrive here.
+void refuse_plan_routed_elsewhere(const PlannedStmt* statement) {
+    ListCell* cell;
+    foreach (cell, statement->invalItems) {
+        const auto* item = static_cast<const PlanInvalItem*>(lfirst(cell));
+        if (item->cacheId != kRoutedPlanMark) continue;
+        const auto* tenant = static_cast<const pg_uuid_t*>(routing_tenant());
+        if (tenant == nullptr || tenant_hash(tenant) == item->hashValue) return;
+        forget_routed_plans();
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("this plan was made for another tenant context"),
+                        errdetail("tenant_guard routes plans to the current tenant's shard."),
+                        errhint("Prepare the statement again (saved prepared statements are re-planned by themselves).")));
+    }
+}
+
+bool runs_on_workers(const Plan* plan) {
+    if (plan == nullptr) return false;
+    if (IsA(plan, CustomScan)) {
+        const auto* scan = reinterpret_cast<const CustomScan*>(plan);
+        if (scan->methods != nullptr && strncmp(scan->methods->CustomName, "Citus", 5) == 0) return true;
+    }
+    return runs_on_workers(plan->lefttree) || runs_on_workers(plan->righttree);
+}
+
+void start_execution(QueryDesc* query_desc, int eflags) {
+    if (citus_loaded() && !IsParallelWorker() && IsTransactionState()) {
+        refuse_plan_routed_elsewhere(query_desc->plannedstmt);
+        if (IsTransactionBlock()) {
+            send_context_to_workers();
+        } else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && runs_on_workers(query_desc->plannedstmt->planTree)) {
+            const char* tenant_text = nullptr;
+            const char* token = nullptr;
+            if (context_for_workers(&tenant_text, &token) != 0)
+                ereport(ERROR,
+                        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                         errmsg("on Citus, statements on distributed tables carry the tenant context to the workers "
+                                "only inside a transaction block"),
+                         errdetail("Citus repeats SET LOCAL on the workers of a transaction block and sends a "
+                                   "statement outside one without any setting."),
+                         errhint("Run it between BEGIN and COMMIT.")));
+        }
+    }
+    if (previous_executor_start)
+        previous_executor_start(query_desc, eflags);
+    else
+        standard_ExecutorStart(query_desc, eflags);
+}
+
+}  // namespace
+
+bool citus_loaded() {
+    if (citus_state < 0) citus_state = GetConfigOption(kPropagateSetting, true, false) != nullptr ? 1 : 0;
+    return citus_state == 1;
+}
+
+bool citus_internal_command() {
+    if (!citus_loaded() || application_name == nullptr) return false;
+    return strncmp(application_name, "citus_internal", strlen("citus_internal")) == 0;
+}
+
+void install_citus_hooks() {
+    previous_planner = planner_hook;
+    planner_hook = plan_with_routing;
+    previous_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = start_execution;
+    RegisterSubXactCallback(forget_sent_context, nullptr);
+}
+
+}  // namespace tenant_guard::pg

@@ -1,0 +1,21 @@
+// Running under Citus (scale-out): the tenant context on every worker, tenant queries routed to
+// the tenant's shard, and the event trigger standing aside while Citus builds shards. Everything
+// here goes through what Citus does with ordinary PostgreSQL statements and plans; tenant_guard
+// neither links to Citus nor reads its memory.
+#pragma once
+
+namespace tenant_guard::pg {
+
+// citus is in shared_preload_libraries (before tenant_guard).
+bool citus_loaded();
+
+// The statement comes from one of Citus's own connections (application_name citus_internal ...):
+// Citus creating a shard, or a worker's copy of a distributed table, and copying the coordinator
+// table's RLS, FORCE and policies onto it. Any client can claim that application_name, so this only
+// ever makes tenant_guard stand aside from adding protection, never from guarding it.
+bool citus_internal_command();
+
+// Planner and executor hooks; a no-op without Citus.
+void install_citus_hooks();
+
+}  // namespace tenant_guard::pg
