@@ -89,6 +89,14 @@ count_tap "$logs/pgtap.log"
 
 tg_cluster_stop; trap - EXIT
 
+echo "== Citus for the scale-out suite (scripts/build-citus.sh)"
+bash scripts/build-citus.sh >"$logs/citus-build.log" 2>&1
+case $? in
+    0) tail -1 "$logs/citus-build.log" | sed 's/^/   /' ;;
+    3) echo "   skipped: ../shared/vendor/citus is absent, so test/e2e/citus.sh reports SKIP" ;;
+    *) tail -30 "$logs/citus-build.log"; failed=$((failed + 1)); echo "   0 passed, 1 failed" ;;
+esac
+
 echo "== end-to-end scripts (prove)"
 prove -v test/e2e/*.sh >"$logs/e2e.log" 2>&1
 grep -E '^not ok|^# |Dubious|Bail out' "$logs/e2e.log" | head -20

@@ -547,6 +547,11 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
         *extra = value;
         return true;
     }
+    if (source != PGC_S_SESSION && !InitializingParallelWorker) {
+        record_setting_attempt(source);
+        return refuse_distributed_context(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                                          "tenant_guard.distributed_context can only be set for a transaction");
+    }
     const size_t length = strlen(requested);
     const char* malformed = "tenant_guard.distributed_context must be a tenant id and a token";
     if (length <= kUuidTextLength + 1 || requested[kUuidTextLength] != ' ')
@@ -565,11 +570,6 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
         value->tenant_text[kUuidTextLength] = '\0';
         *extra = value;
         return true;
-    }
-    if (source != PGC_S_SESSION) {
-        record_setting_attempt(source);
-        return refuse_distributed_context(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                                          "tenant_guard.distributed_context can only be set for a transaction");
     }
     const char* token = requested + kUuidTextLength + 1;
     VerifiedContext verified{};

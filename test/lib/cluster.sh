@@ -16,7 +16,8 @@ tg_free_port() {
     local port
     for port in $(seq "${1:-55432}" 65000); do
         if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ] &&
-            ! compgen -G "/tmp/tenant_guard*/socket/.s.PGSQL.$port" >/dev/null; then
+            ! compgen -G "/tmp/tenant_guard*/socket/.s.PGSQL.$port" >/dev/null &&
+            ! compgen -G "/tmp/tenant_guard*/node*/socket/.s.PGSQL.$port" >/dev/null; then
             echo "$port"; return 0
         fi
     done
