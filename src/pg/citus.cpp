@@ -24,6 +24,7 @@
 #include "context.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
+#include "registry.hpp"
 
 #include <cstring>
 
@@ -82,7 +83,7 @@ void send_context_to_workers() {
     const char* tenant_text = nullptr;
     const char* token = nullptr;
     const uint64_t generation = context_for_workers(&tenant_text, &token);
-    const LocalTransactionId transaction = MyProc->lxid;
+    const LocalTransactionId transaction = TG_MY_LOCAL_XID();
     const bool sent_this_transaction = sent_in_transaction == transaction;
     if (sent_this_transaction && sent_generation == generation) return;
     if (!sent_this_transaction && generation == 0) return;  // nothing to send, nothing to take back
@@ -256,6 +257,9 @@ bool runs_on_workers(const Plan* plan) {
 void start_execution(QueryDesc* query_desc, int eflags) {
     if (citus_loaded() && !IsParallelWorker() && IsTransactionState()) {
         refuse_plan_routed_elsewhere(query_desc->plannedstmt);
+        // Distributed tables' policies run on the workers, which keep no registry of their own:
+        // a tenant suspended since its context was set stops here, on the coordinator.
+        if (const auto* tenant = static_cast<const pg_uuid_t*>(routing_tenant())) check_context_tenant(tenant);
         if (IsTransactionBlock()) {
             send_context_to_workers();
         } else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && runs_on_workers(query_desc->plannedstmt->planTree)) {

@@ -571,6 +571,11 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
         *extra = value;
         return true;
     }
+    // Workers see the coordinator's token once per connection and transaction, so they cannot use
+    // up its jti; accepting it here would let anyone replay a token past tenant_guard.require_jti.
+    if (settings.require_jti)
+        return refuse_distributed_context(ERRCODE_FEATURE_NOT_SUPPORTED,
+                                          "tenant_guard.distributed_context is refused while tenant_guard.require_jti is on");
     const char* token = requested + kUuidTextLength + 1;
     VerifiedContext verified{};
     CoreFailure failure;
