@@ -96,29 +96,6 @@ void send_context_to_workers() {
     sent_generation = generation;
 }
 
-// The column the table's isolation policy compares with policy_tenant(), from the relcache; 0 for
-// a table tenant_guard does not protect.
-AttrNumber routing_column(Oid relid) {
-    Relation relation = RelationIdGetRelation(relid);
-    if (relation == nullptr) return InvalidAttrNumber;
-    AttrNumber column = InvalidAttrNumber;
-    if (relation->rd_rsdesc != nullptr) {
-        ListCell* cell;
-        foreach (cell, relation->rd_rsdesc->policies) {
-            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
-            if (policy->policy_name == nullptr || strcmp(policy->policy_name, kIsolationPolicyName) != 0) continue;
-            if (policy->qual == nullptr || !IsA(policy->qual, OpExpr)) break;
-            const auto* comparison = castNode(OpExpr, policy->qual);
-            if (list_length(comparison->args) != 2) break;
-            const Node* left = static_cast<const Node*>(linitial(comparison->args));
-            if (IsA(left, Var) && castNode(Var, left)->vartype == UUIDOID) column = castNode(Var, left)->varattno;
-            break;
-        }
-    }
-    RelationClose(relation);
-    return column;
-}
-
 Oid uuid_equality_operator() {
     static Oid operator_oid = InvalidOid;
     if (operator_oid == InvalidOid)
@@ -151,7 +128,7 @@ void route_join_tree(Query* query, Node* node, Node** qual_slot, RoutingWalk* wa
         const int index = castNode(RangeTblRef, node)->rtindex;
         const RangeTblEntry* entry = rt_fetch(index, query->rtable);
         if (entry->rtekind != RTE_RELATION || qual_slot == nullptr) return;
-        const AttrNumber column = routing_column(entry->relid);
+        const AttrNumber column = isolated_tenant_column(entry->relid);
         if (column == InvalidAttrNumber) return;
         Var* var = makeVar(index, column, UUIDOID, -1, InvalidOid, 0);
         auto* tenant = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
@@ -283,8 +260,17 @@ void start_execution(QueryDesc* query_desc, int eflags) {
 
 }  // namespace
 
+// Citus defines its settings when it is preloaded, before tenant_guard; a SET of a citus.* name on a
+// server without Citus only makes a placeholder.
 bool citus_loaded() {
-    if (citus_state < 0) citus_state = GetConfigOption(kPropagateSetting, true, false) != nullptr ? 1 : 0;
+    if (citus_state < 0) {
+#if PG_VERSION_NUM >= 140000
+        const int flags = GetConfigOptionFlags(kPropagateSetting, true);
+        citus_state = GetConfigOption(kPropagateSetting, true, false) != nullptr && (flags & GUC_CUSTOM_PLACEHOLDER) == 0;
+#else
+        citus_state = GetConfigOption(kPropagateSetting, true, false) != nullptr;
+#endif
+    }
     return citus_state == 1;
 }
 

@@ -269,11 +269,12 @@ const char* show_context_setting() {
     return value ? value->tenant_text : "";
 }
 
-void set_context_setting(const char* value, GucAction action) {
+// Our own changes to the context settings (their check hooks let them through).
+void set_own_setting(const char* name, const char* value, GucAction action) {
     changing_context_ourselves = true;
     PG_TRY();
     {
-        (void)set_config_option(kContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
+        (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
     }
     PG_FINALLY();
     {
@@ -282,11 +283,14 @@ void set_context_setting(const char* value, GucAction action) {
     PG_END_TRY();
 }
 
+void set_context_setting(const char* value, GucAction action) { set_own_setting(kContextSettingName, value, action); }
+void set_distributed_setting(const char* value, GucAction action) {
+    set_own_setting(kDistributedContextSettingName, value, action);
+}
+
 // --- Routing (citus.cpp): cached plans that name the tenant -------------------------------------
 bool routed_plans_exist = false;
 pg_uuid_t routed_plans_tenant;
-
-void set_distributed_setting(const char* value, GucAction action);
 
 // Statements running now (open cursors included). While one that writes, or reads tables with
 // row-level security, runs, the context must not change: rows already read, or the audit entries
@@ -518,18 +522,6 @@ void refuse_nil_tenant(const pg_uuid_t* tenant) {
 // in set_tenant() and names that tenant: it holds no more than the application could get by
 // calling set_tenant() with the same token there. It is transaction-scoped whatever way it was set.
 // The jti is not used up again: each worker sees the coordinator's token once per transaction.
-void set_distributed_setting(const char* value, GucAction action) {
-    changing_context_ourselves = true;
-    PG_TRY();
-    {
-        (void)set_config_option(kDistributedContextSettingName, value, PGC_SUSET, PGC_S_SESSION, action, true, 0, false);
-    }
-    PG_FINALLY();
-    {
-        changing_context_ourselves = false;
-    }
-    PG_END_TRY();
-}
 
 bool refuse_distributed_context(int sqlstate, const char* message) {
     GUC_check_errcode(sqlstate);

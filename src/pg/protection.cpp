@@ -209,19 +209,39 @@ bool is_reserved_policy_name(const char* name) {
 
 bool protection_in_progress() { return protection_depth > 0; }
 
+// The column the isolation policy compares with policy_tenant(), read from the relcache entry;
+// InvalidAttrNumber without the policy. kNoColumn: the policy is there but compares no plain column.
+constexpr AttrNumber kNoColumn = -1000;
+
+AttrNumber isolation_policy_column(Relation relation) {
+    if (relation->rd_rsdesc == nullptr) return InvalidAttrNumber;
+    ListCell* cell;
+    foreach (cell, relation->rd_rsdesc->policies) {
+        const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
+        if (policy->policy_name == nullptr || strcmp(policy->policy_name, kIsolationPolicyName) != 0) continue;
+        if (policy->qual == nullptr || !IsA(policy->qual, OpExpr)) return kNoColumn;
+        const auto* comparison = castNode(OpExpr, policy->qual);
+        const Node* left = list_length(comparison->args) == 2 ? static_cast<const Node*>(linitial(comparison->args)) : nullptr;
+        if (left == nullptr || !IsA(left, Var) || castNode(Var, left)->vartype != UUIDOID) return kNoColumn;
+        return castNode(Var, left)->varattno;
+    }
+    return InvalidAttrNumber;
+}
+
 bool has_isolation_policy(Oid relid) {
     Relation relation = RelationIdGetRelation(relid);
     if (relation == nullptr) return false;
-    bool isolated = false;
-    if (relation->rd_rsdesc != nullptr) {
-        ListCell* cell;
-        foreach (cell, relation->rd_rsdesc->policies) {
-            const auto* policy = static_cast<const RowSecurityPolicy*>(lfirst(cell));
-            if (policy->policy_name != nullptr && strcmp(policy->policy_name, kIsolationPolicyName) == 0) isolated = true;
-        }
-    }
+    const bool isolated = isolation_policy_column(relation) != InvalidAttrNumber;
     RelationClose(relation);
     return isolated;
+}
+
+AttrNumber isolated_tenant_column(Oid relid) {
+    Relation relation = RelationIdGetRelation(relid);
+    if (relation == nullptr) return InvalidAttrNumber;
+    const AttrNumber column = isolation_policy_column(relation);
+    RelationClose(relation);
+    return column == kNoColumn ? InvalidAttrNumber : column;
 }
 
 char* qualified_relation_name(Oid relid) {

@@ -63,6 +63,8 @@ bool find_unprotected_parent(Oid relid, Oid* child, Oid* parent);
 // The table carries tenant_guard's isolation policy, read from its relcache entry (no catalog scan,
 // so also usable while an error is in flight).
 bool has_isolation_policy(Oid relid);
+// The uuid column that policy compares with policy_tenant(), the same way; InvalidAttrNumber if none.
+AttrNumber isolated_tenant_column(Oid relid);
 // True while tenant_guard runs its own DDL.
 bool protection_in_progress();
 
