@@ -17,7 +17,7 @@ if ! tg_citus_available; then
 fi
 tg_citus_start >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
 trap 'tg_pgbouncer_stop citus; tg_citus_stop' EXIT
-plan 46
+plan 47
 
 T1=11111111-0000-4000-8000-000000000001
 T2=22222222-0000-4000-8000-000000000002
@@ -89,6 +89,9 @@ is "$(in_tenant "$A" "SELECT 'R:' || count(*) || ' ' || count(DISTINCT tenant_id
    "1000 1 $T1" "context: tenant A sees exactly its 1000 students through the coordinator"
 is "$(in_tenant "$B" "SELECT 'R:' || count(*) || ' ' || count(DISTINCT tenant_id) || ' ' || min(tenant_id::text) FROM students")" \
    "1000 1 $T2" "context: tenant B sees exactly its 1000 students"
+# current_subject() and current_claims() in the target list are evaluated on the worker's shard.
+is "$(in_tenant "$A" "SELECT DISTINCT 'R:' || tenant_guard.current_subject() || ' ' || (tenant_guard.current_claims()->>'tenant_id') FROM students")" \
+   "teacher-a $T1" "context: the worker has the token's subject and claims too"
 is "$(as_app 0 -c "BEGIN" -c "SELECT 'R:' || count(*) FROM students" -c "SELECT 'R:' || count(*) FROM enrollments" -c "COMMIT" | rows)" \
    "0 0" "context: no context on the coordinator, no rows from any worker"
 # The fan-out query (all 32 shards) under a context: the workers' policies alone keep the others out.
