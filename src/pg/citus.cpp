@@ -17,8 +17,9 @@
 //    starts is refused. The workers' policies stay the last line of defence: a plan routed for
 //    tenant A and run for B would find nothing, since B's context on the worker sees no A rows.
 //  * Shards. Citus creates each shard (and, on each worker, a copy of the distributed table for its
-//    metadata) from its own connections, copying RLS, FORCE and the policies of the coordinator's
-//    table; the event trigger stands aside there instead of adding its own, which would collide.
+//    metadata) with its own CREATE TABLE, so the event trigger protects it as any new table, and
+//    then copies the coordinator table's RLS, FORCE, policies and indexes onto it; the copies of
+//    tenant_guard's policies, already there, are skipped (utility_guard.cpp).
 #include "citus.hpp"
 
 #include "context.hpp"
@@ -114,6 +115,32 @@ Node* and_qual(Node* existing, Node* added) {
     return reinterpret_cast<Node*>(makeBoolExpr(AND_EXPR, list_make2(existing, added), -1));
 }
 
+bool is_tenant_column(const Node* node, int index, AttrNumber column) {
+    if (node != nullptr && IsA(node, RelabelType)) node = reinterpret_cast<const Node*>(castNode(RelabelType, node)->arg);
+    if (node == nullptr || !IsA(node, Var)) return false;
+    const auto* var = castNode(Var, node);
+    return var->varno == index && var->varattno == column && var->varlevelsup == 0;
+}
+
+// The query already says `column = <constant or parameter>` for this table: Citus routes it by
+// itself, and the plan need not name the current tenant.
+bool has_explicit_tenant(const Node* quals, int index, AttrNumber column) {
+    if (quals == nullptr) return false;
+    if (is_andclause(quals)) {
+        ListCell* cell;
+        foreach (cell, castNode(BoolExpr, quals)->args)
+            if (has_explicit_tenant(static_cast<const Node*>(lfirst(cell)), index, column)) return true;
+        return false;
+    }
+    if (!IsA(quals, OpExpr) || castNode(OpExpr, quals)->opno != uuid_equality_operator()) return false;
+    const List* args = castNode(OpExpr, quals)->args;
+    if (list_length(args) != 2) return false;
+    const auto* left = static_cast<const Node*>(linitial(args));
+    const auto* right = static_cast<const Node*>(lsecond(args));
+    const auto is_value = [](const Node* node) { return IsA(node, Const) || IsA(node, Param); };
+    return (is_tenant_column(left, index, column) && is_value(right)) || (is_tenant_column(right, index, column) && is_value(left));
+}
+
 struct RoutingWalk {
     const pg_uuid_t* tenant;
     bool routed;
@@ -127,9 +154,12 @@ void route_join_tree(Query* query, Node* node, Node** qual_slot, RoutingWalk* wa
     if (IsA(node, RangeTblRef)) {
         const int index = castNode(RangeTblRef, node)->rtindex;
         const RangeTblEntry* entry = rt_fetch(index, query->rtable);
-        if (entry->rtekind != RTE_RELATION || qual_slot == nullptr) return;
+        // Only where row-level security applies to this reference (the rewriter attached the
+        // policies): not for the table's owner in a foreign key's own queries, a superuser, a
+        // BYPASSRLS role, or row_security = off, whose results must not change.
+        if (entry->rtekind != RTE_RELATION || entry->securityQuals == NIL || qual_slot == nullptr) return;
         const AttrNumber column = isolated_tenant_column(entry->relid);
-        if (column == InvalidAttrNumber) return;
+        if (column == InvalidAttrNumber || has_explicit_tenant(*qual_slot, index, column)) return;
         Var* var = makeVar(index, column, UUIDOID, -1, InvalidOid, 0);
         auto* tenant = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t)));
         *tenant = *walk->tenant;

@@ -11,8 +11,9 @@ bool citus_loaded();
 
 // The statement comes from one of Citus's own connections (application_name citus_internal ...):
 // Citus creating a shard, or a worker's copy of a distributed table, and copying the coordinator
-// table's RLS, FORCE and policies onto it. Any client can claim that application_name, so this only
-// ever makes tenant_guard stand aside from adding protection, never from guarding it.
+// table's RLS, FORCE, policies and indexes onto it. Any client can claim that application_name, so
+// it only ever spares work that Citus does too (the automatic index, a copy of a policy that is
+// already there), never protection or a guard.
 bool citus_internal_command();
 
 // Planner and executor hooks; a no-op without Citus.

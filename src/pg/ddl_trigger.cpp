@@ -253,8 +253,7 @@ Datum tg_on_ddl_command_end(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("tenant_guard.on_ddl_command_end() must be called as an event trigger")));
-    // A Citus shard takes its protection from the coordinator's table, copied by Citus itself.
-    if (settings.restoring || protection_in_progress() || citus_internal_command()) PG_RETURN_VOID();
+    if (settings.restoring || protection_in_progress()) PG_RETURN_VOID();
 
     const AlterTableChanges changes = inspect_statement(reinterpret_cast<EventTriggerData*>(fcinfo->context)->parsetree);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");

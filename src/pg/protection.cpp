@@ -2,6 +2,8 @@
 // schema-qualified names (operators too), so the caller's search_path cannot change its meaning.
 #include "protection.hpp"
 
+#include "citus.hpp"
+
 #include "security_events.hpp"
 #include "settings.hpp"
 
@@ -160,8 +162,9 @@ void protect_one_table(Oid relid, bool explicit_request) {
     // Platform access reads protected tables as this role (platform_access.cpp): SELECT only.
     if (get_role_oid("tenant_guard_platform_reader", true) != InvalidOid)
         run_protection_sql(psprintf("GRANT SELECT ON %s TO tenant_guard_platform_reader", table));
-    // On a partitioned table the index cascades to every partition, present and future.
-    if (settings.auto_index && !has_tenant_led_index(relid, attnum))
+    // On a partitioned table the index cascades to every partition, present and future. Citus
+    // copies the coordinator table's indexes onto its shards itself.
+    if (settings.auto_index && !citus_internal_command() && !has_tenant_led_index(relid, attnum))
         run_protection_sql(psprintf("CREATE INDEX ON %s (%s)", table, column));
     secure_existing_readers(relid);
 }

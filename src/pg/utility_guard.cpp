@@ -209,6 +209,21 @@ void inspect_rename(const RenameStmt* statement) {
     }
 }
 
+// Citus copies the coordinator table's policies onto each new shard and each worker's copy of the
+// table, after the event trigger there has attached tenant_guard's own to it: Citus's copy of a
+// reserved policy the table already has is skipped. (Any client can claim Citus's application_name;
+// it only ever skips creating a policy that is there.)
+bool is_citus_copy_of_present_policy(const Node* statement) {
+    if (!IsA(statement, CreatePolicyStmt) || !citus_internal_command()) return false;
+    const auto* create = castNode(CreatePolicyStmt, statement);
+    if (!is_reserved_policy_name(create->policy_name)) return false;
+    const Oid relid = RangeVarGetRelid(create->table, NoLock, true);
+    if (relid == InvalidOid) return false;
+    const TableProtection protection = read_table_protection(relid);
+    return (protection.has_isolation_policy && strcmp(create->policy_name, kIsolationPolicyName) == 0) ||
+           (protection.has_tenant_rows_policy && strcmp(create->policy_name, kTenantRowsPolicyName) == 0);
+}
+
 constexpr const char kRestoreHint[] =
     "To restore a dump, set tenant_guard.restoring = on for the restoring session, "
     "e.g. PGOPTIONS='-c tenant_guard.restoring=on'.";
@@ -253,9 +268,7 @@ void inspect_protection_change(Node* statement) {
     if (IsA(statement, CreatePolicyStmt)) {
         auto* create = castNode(CreatePolicyStmt, statement);
         if (!is_reserved_policy_name(create->policy_name)) return;
-        // Citus copying the coordinator table's policies to a shard or a worker's copy of the table
-        // (a policy can only narrow what is visible; the guards against weakening still apply).
-        if (!superuser() && !citus_internal_command()) refuse_reserved_policy_name(create->policy_name);
+        if (!superuser()) refuse_reserved_policy_name(create->policy_name);
         explain_duplicate_policy(create);
         return;
     }
@@ -317,6 +330,10 @@ void run_next_utility(void* arg) {
 void guard_utility(TG_UTILITY_HOOK_ARGS) {
     Node* statement = pstmt->utilityStmt;
     refuse_utility_in_platform_access(statement);
+    if (is_citus_copy_of_present_policy(statement)) {
+        if (qc != nullptr) SetQueryCompletion(qc, CMDTAG_CREATE_POLICY, 0);
+        return;
+    }
     const bool drops_extension = guard_ledger_utility(statement);
     inspect_protection_change(statement);
     if (IsA(statement, DeclareCursorStmt)) inspect_cursor(castNode(DeclareCursorStmt, statement));

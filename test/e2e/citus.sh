@@ -17,7 +17,7 @@ if ! tg_citus_available; then
 fi
 tg_citus_start >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
 trap 'tg_pgbouncer_stop citus; tg_citus_stop' EXIT
-plan 47
+plan 50
 
 T1=11111111-0000-4000-8000-000000000001
 T2=22222222-0000-4000-8000-000000000002
@@ -73,13 +73,13 @@ SQL
 is "$(su_q -c "SELECT relrowsecurity AND relforcerowsecurity, (SELECT count(*) FROM pg_policy WHERE polrelid = 'students'::regclass)
                FROM pg_class WHERE oid = 'students'::regclass")" "t|2" "DDL: the coordinator's table is protected by the event trigger"
 # Every shard, and each worker's own copy of the table, carries RLS, FORCE and both policies.
-shard_protection() {
+shard_protection() {  # $1 worker, $2 the tables (a regular expression)
     on_worker "$1" -q -c "SET citus.override_table_visibility = off" -c "
         SELECT count(*) FILTER (WHERE c.relrowsecurity AND c.relforcerowsecurity
                                   AND (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid
                                        AND p.polname IN ('tenant_guard_isolation', 'tenant_guard_tenant_rows')) = 2)
                || '/' || count(*)
-        FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^(students|enrollments)(_[0-9]+)?\$'"
+        FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^(${2:-students|enrollments})(_[0-9]+)?\$'"
 }
 is "$(shard_protection 1)" "34/34" "DDL: worker 1 - all 32 shards and both tables' copies protected"
 is "$(shard_protection 2)" "34/34" "DDL: worker 2 - all 32 shards and both tables' copies protected"
@@ -118,6 +118,16 @@ is "$(in_tenant "$A" "SELECT 'R:' || count(*) FROM students s JOIN enrollments e
                       JOIN courses USING (course_id) WHERE s.tenant_id <> '$T1' OR e.tenant_id <> '$T1'")" "0" \
    "context: a co-located join with a reference table returns only the tenant's rows"
 
+# Claiming Citus's application_name spares no protection.
+PGAPPNAME='citus_internal gpid=10000000001' su_q -q -U district_owner -c "CREATE TABLE grades (tenant_id uuid NOT NULL, student_id bigint, grade text, PRIMARY KEY (tenant_id, student_id))"
+su_q -q -U district_owner -c "SELECT create_distributed_table('grades', 'tenant_id', colocate_with => 'students')" >/dev/null
+is "$(su_q -c "SELECT relrowsecurity AND relforcerowsecurity, (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) FROM pg_class c WHERE oid = 'grades'::regclass")|$(shard_protection 1 grades)" \
+   "t|2|17/17" "DDL: a table created under a claimed citus_internal application_name is protected all the same, shards included"
+# Only where row-level security applies is the tenant predicate added: a superuser's function and a
+# foreign key's cascade (which run without it) still see every tenant's rows.
+su_q -q -c "CREATE FUNCTION all_students() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET search_path = public AS 'SELECT count(*) FROM students'" \
+    -c "GRANT EXECUTE ON FUNCTION all_students() TO pool_app"
+is "$(in_tenant "$A" "SELECT 'R:' || all_students()")" "3000" "routing: a SECURITY DEFINER function of a superuser still counts every tenant's rows"
 # --- Writes --------------------------------------------------------------------------------------
 is "$(as_app 0 -c "BEGIN" -c "$(set_a "$A")" -c "INSERT INTO students VALUES ('$T2', 90001, 'planted')" | tail -1)" "42501" \
    "writes: inserting a row for another tenant is refused on the worker"
@@ -220,6 +230,13 @@ is "$(as_app 0 -c "BEGIN" -c "$(set_a "$tok")" -c "SELECT count(*) FROM students
    "trust: a worker that does not trust the token's key refuses the coordinator's context"
 on_worker 2 -q -c "ALTER SYSTEM RESET tenant_guard.jwks_file" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
+
+# A foreign key's own queries run without row-level security: no tenant predicate there either.
+su_q -q -U district_owner -c "ALTER TABLE enrollments ADD CONSTRAINT enrollments_course FOREIGN KEY (course_id) REFERENCES courses ON DELETE CASCADE" \
+    -c "GRANT DELETE ON courses TO pool_app"
+as_app 0 -c "BEGIN" -c "$(set_a "$A")" -c "DELETE FROM courses WHERE course_id = 2" -c "COMMIT" >/dev/null
+is "$(su_q -c "SELECT count(*) FILTER (WHERE course_id = 2) || ' ' || count(*) FROM enrollments")" "0 3000" \
+   "routing: ON DELETE CASCADE from a reference table, under tenant A, removes every tenant's rows (no orphans)"
 
 # --- pgbouncer in transaction mode in front of the coordinator ---------------------------------------
 TG_DIR=$TG_CITUS_DIR TG_SOCKET_DIR=$TG_CITUS_DIR/node0/socket TG_PORT=$TG_COORD_PORT \
