@@ -1,19 +1,31 @@
 -- tenant_guard.distributed_context, the worker side of running on Citus, on one node: a Citus
--- coordinator sends SET LOCAL tenant_guard.distributed_context = '<tenant> <token>' with each
--- distributed transaction, and the node accepts it only if the token proves that tenant to it.
+-- coordinator sends SET LOCAL tenant_guard.distributed_context = '<tenant> <assertion>' with each
+-- distributed transaction, and the node accepts it only if the assertion, signed with the cluster
+-- key (tenant_guard.cluster_key), verifies and names that tenant.
 SET client_min_messages = warning;  -- standalone or after other tests: the same output
 CREATE EXTENSION IF NOT EXISTS tenant_guard;
 RESET client_min_messages;
 \set VERBOSITY terse
-SELECT 'aaaaaaaa-0000-4000-8000-000000000001 ' || tenant_guard.sign_token(jsonb_build_object(
-         'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001', 'sub', 'teacher-a',
-         'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256') AS context_a,
-       'bbbbbbbb-0000-4000-8000-000000000002 ' || tenant_guard.sign_token(jsonb_build_object(
-         'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001',
-         'exp', extract(epoch FROM now())::bigint + 600), 'district-hs256') AS a_token_as_b,
+-- The key the nodes sign their assertions with: here one of the test keys (a superuser setting).
+SET tenant_guard.cluster_key = 'district-hs512';
+CREATE FUNCTION pg_temp.assertion(tenant text, lifetime int, kid text DEFAULT 'district-hs512') RETURNS text
+LANGUAGE sql AS $$
+  SELECT tenant || ' ' || tenant_guard.sign_token(jsonb_build_object(
+           'tg', 'context', 'tenant', tenant, 'sub', 'teacher-a',
+           'claims', jsonb_build_object('tenant_id', tenant, 'sub', 'teacher-a', 'roles', 'teacher'),
+           'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now())::bigint + lifetime), kid)
+$$;
+SELECT pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60) AS context_a,
+       'bbbbbbbb-0000-4000-8000-000000000002 ' || split_part(pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60), ' ', 2) AS a_as_b,
+       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', -600) AS expired_a,
+       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60, 'district-hs256') AS app_key_a,
+       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 86400) AS long_lived_a,
        'aaaaaaaa-0000-4000-8000-000000000001 ' || tenant_guard.sign_token(jsonb_build_object(
-         'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001',
-         'exp', extract(epoch FROM now())::bigint - 600), 'district-hs256') AS expired_a
+         'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001', 'exp', extract(epoch FROM now())::bigint + 600),
+         'district-hs256') AS app_token_a,
+       tenant_guard.sign_token(jsonb_build_object(
+         'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001', 'exp', extract(epoch FROM now())::bigint + 600),
+         'district-hs512') AS token_with_cluster_key
 \gset
 SELECT regexp_replace(:'context_a', '.$', CASE WHEN right(:'context_a', 1) = 'A' THEN 'B' ELSE 'A' END) AS forged_a \gset
 
@@ -25,12 +37,13 @@ INSERT INTO dist_rows VALUES ('aaaaaaaa-0000-4000-8000-000000000001', 'a'), ('bb
 GRANT SELECT ON dist_rows TO tg_dist_app;
 SET ROLE tg_dist_app;
 
--- A token for the tenant it names: a context for this transaction, with the token's claims.
+-- An assertion for the tenant it names: a context for this transaction, with the claims it carries.
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'context_a';
 SELECT label FROM dist_rows;
 SELECT tenant_guard.current_tenant(), tenant_guard.current_subject();
--- SHOW and current_setting() print the tenant, never the token.
+SELECT tenant_guard.current_claims()->>'roles' AS roles;
+-- SHOW and current_setting() print the tenant, never the assertion.
 SHOW tenant_guard.distributed_context;
 SELECT current_setting('tenant_guard.distributed_context');
 COMMIT;
@@ -54,16 +67,26 @@ ROLLBACK TO SAVEPOINT s;
 SELECT label FROM dist_rows;
 COMMIT;
 
--- Refused: A's token offered as B's context, a forged signature, an expired token, alg none,
--- a tenant without token, garbage. Each error names no token.
+-- Refused: A's assertion offered as B's context, a forged signature, an expired or long-lived
+-- assertion, one signed with an application key, an application's token, alg none, a tenant alone,
+-- garbage. Each error names no token.
 BEGIN;
-SET LOCAL tenant_guard.distributed_context = :'a_token_as_b';
+SET LOCAL tenant_guard.distributed_context = :'a_as_b';
 ROLLBACK;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'forged_a';
 ROLLBACK;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'expired_a';
+ROLLBACK;
+BEGIN;
+SET LOCAL tenant_guard.distributed_context = :'long_lived_a';
+ROLLBACK;
+BEGIN;
+SET LOCAL tenant_guard.distributed_context = :'app_key_a';
+ROLLBACK;
+BEGIN;
+SET LOCAL tenant_guard.distributed_context = :'app_token_a';
 ROLLBACK;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = 'aaaaaaaa-0000-4000-8000-000000000001 eyJhbGciOiJub25lIn0.eyJ0ZW5hbnRfaWQiOiJhYWFhYWFhYS0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.';
@@ -76,23 +99,25 @@ SET LOCAL tenant_guard.distributed_context = 'not a tenant and a token';
 ROLLBACK;
 SELECT label FROM dist_rows;
 
+-- set_tenant() refuses whatever the cluster key signed: an assertion, or a token made with it.
+SELECT tenant_guard.set_tenant(split_part(:'context_a', ' ', 2), true);
+SELECT tenant_guard.set_tenant(:'token_with_cluster_key', true);
 -- set_tenant() on a node without Citus sets nothing here.
 BEGIN;
-SELECT tenant_guard.set_tenant(split_part(:'context_a', ' ', 2), true) IS NOT NULL AS set;
+SELECT tenant_guard.set_tenant(split_part(:'app_token_a', ' ', 2), true) IS NOT NULL AS set;
 SHOW tenant_guard.distributed_context;
 COMMIT;
 
 RESET ROLE;
 -- Stored settings are refused.
 ALTER ROLE tg_dist_app SET tenant_guard.distributed_context = 'aaaaaaaa-0000-4000-8000-000000000001 x.y.z';
--- With replay protection on, a token cannot be accepted again this way.
-SET tenant_guard.require_jti = on;
+-- Without a cluster key nothing is accepted.
+RESET tenant_guard.cluster_key;
 SET ROLE tg_dist_app;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'context_a';
 ROLLBACK;
 RESET ROLE;
-RESET tenant_guard.require_jti;
 -- Not listed with the other settings.
 SELECT count(*) FROM pg_settings WHERE name = 'tenant_guard.distributed_context';
 

@@ -22,10 +22,15 @@
 //    tenant_guard's policies, already there, are skipped (utility_guard.cpp).
 #include "citus.hpp"
 
+#include "boundary.hpp"
 #include "context.hpp"
+#include "key_store.hpp"
 #include "postgres.hpp"
 #include "protection.hpp"
 #include "registry.hpp"
+#include "settings.hpp"
+
+#include "../core/context_assertion.hpp"
 
 #include <cstring>
 
@@ -47,6 +52,7 @@ ExecutorStart_hook_type previous_executor_start = nullptr;
 // A savepoint rolled back takes the workers' SET LOCAL with it: then it is sent again.
 LocalTransactionId sent_in_transaction = InvalidLocalTransactionId;
 uint64_t sent_generation = 0;
+int64 sent_at = 0;
 
 uint32 tenant_hash(const pg_uuid_t* tenant) { return hash_bytes(tenant->data, UUID_LEN); }
 
@@ -79,22 +85,47 @@ void run_set_local(const char* value) {
     AtEOXact_GUC(true, nest_level);
 }
 
+// The assertion that the workers may act for this context: "<tenant> <assertion>".
+char* assertion_for(const WorkerContext& context) {
+    const char* cluster_key = settings.cluster_key;
+    if (cluster_key == nullptr || cluster_key[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("tenant_guard.cluster_key is not set: the tenant context cannot be sent to the Citus workers"),
+                        errhint("Name an HMAC key of every node's JWKS in tenant_guard.cluster_key on every node.")));
+    const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(GetCurrentTimestamp()));
+    char* assertion = nullptr;
+    CoreFailure failure;
+    const bool signed_ok = call_core(
+        [&] {
+            auto keys = current_key_set();
+            if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
+            core::ContextAssertion claim;
+            memcpy(claim.tenant.bytes.data(), static_cast<const pg_uuid_t*>(context.tenant)->data, UUID_LEN);
+            if (context.subject != nullptr) claim.subject = context.subject;
+            claim.claims_json = context.claims;
+            assertion = pstrdup_or_throw(core::sign_context_assertion(claim, *keys, cluster_key, now_unix));
+        },
+        &failure);
+    if (!signed_ok) raise_core_failure(failure);
+    return psprintf("%s %s", context.tenant_text, assertion);
+}
+
 // Citus forwards SET LOCAL only inside transaction blocks (and DO blocks, procedures, functions).
+// Sent again when the context changes, and before the assertion is half its lifetime old (Citus
+// repeats it on connections it opens later in the transaction).
 void send_context_to_workers() {
-    const char* tenant_text = nullptr;
-    const char* token = nullptr;
-    const uint64_t generation = context_for_workers(&tenant_text, &token);
+    WorkerContext context{};
+    const uint64_t generation = context_for_workers(&context);
     const LocalTransactionId transaction = TG_MY_LOCAL_XID();
     const bool sent_this_transaction = sent_in_transaction == transaction;
-    if (sent_this_transaction && sent_generation == generation) return;
+    const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(GetCurrentTimestamp()));
+    const bool fresh = now_unix - sent_at < core::kAssertionLifetimeSeconds / 2;
+    if (sent_this_transaction && sent_generation == generation && (generation == 0 || fresh)) return;
     if (!sent_this_transaction && generation == 0) return;  // nothing to send, nothing to take back
-    if (generation == 0) {
-        run_set_local("");
-    } else {
-        run_set_local(psprintf("%s %s", tenant_text, token));
-    }
+    run_set_local(generation == 0 ? "" : assertion_for(context));
     sent_in_transaction = transaction;
     sent_generation = generation;
+    sent_at = now_unix;
 }
 
 Oid uuid_equality_operator() {
@@ -270,9 +301,8 @@ void start_execution(QueryDesc* query_desc, int eflags) {
         if (IsTransactionBlock()) {
             send_context_to_workers();
         } else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && runs_on_workers(query_desc->plannedstmt->planTree)) {
-            const char* tenant_text = nullptr;
-            const char* token = nullptr;
-            if (context_for_workers(&tenant_text, &token) != 0)
+            WorkerContext context{};
+            if (context_for_workers(&context) != 0)
                 ereport(ERROR,
                         (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                          errmsg("on Citus, statements on distributed tables carry the tenant context to the workers "

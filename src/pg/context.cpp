@@ -28,6 +28,7 @@
 #include "settings.hpp"
 #include "verification_cache.hpp"
 
+#include "../core/context_assertion.hpp"
 #include "../core/security_event.hpp"
 #include "../core/token.hpp"
 
@@ -55,13 +56,10 @@ struct ContextValue {
     SubTransactionId subxid;
     int32 allowed_count;   // tenants the token may act for (switch_tenant), stored first
     int32 subject_length;  // -1: no sub claim
-    int32 claims_length;
     const pg_uuid_t* allowed() const { return reinterpret_cast<const pg_uuid_t*>(this + 1); }
     const char* strings() const { return reinterpret_cast<const char*>(allowed() + allowed_count); }
     const char* subject() const { return subject_length < 0 ? nullptr : strings(); }
     const char* claims() const { return strings() + (subject_length < 0 ? 0 : subject_length + 1); }
-    // The token itself, kept so that Citus workers can verify it for themselves (citus.cpp).
-    const char* token() const { return claims() + claims_length + 1; }
 };
 
 // A verified token on its way into the GUC (see install_context()).
@@ -73,7 +71,6 @@ struct PendingContext {
     const char* claims;
     const pg_uuid_t* allowed;
     int allowed_count;
-    const char* token;
 };
 
 char* context_setting_value = nullptr;
@@ -141,12 +138,11 @@ inline const ContextValue* effective_context() {
 }
 
 ContextValue* allocate_context_value(const char* subject, const char* claims, const pg_uuid_t* allowed = nullptr,
-                                     int allowed_count = 0, const char* token = nullptr) {
+                                     int allowed_count = 0) {
     size_t subject_length = subject ? strlen(subject) : 0;
     size_t claims_length = claims ? strlen(claims) : 0;
-    size_t token_length = token ? strlen(token) : 0;
     size_t size = sizeof(ContextValue) + sizeof(pg_uuid_t) * static_cast<size_t>(allowed_count) +
-                  (subject ? subject_length + 1 : 0) + claims_length + 1 + token_length + 1;
+                  (subject ? subject_length + 1 : 0) + claims_length + 1;
     auto* value = static_cast<ContextValue*>(TG_GUC_EXTRA_ALLOC(size));
     if (value == nullptr) return nullptr;
     memset(value, 0, sizeof(ContextValue));
@@ -159,12 +155,8 @@ ContextValue* allocate_context_value(const char* subject, const char* claims, co
         memcpy(strings, subject, subject_length + 1);
         strings += subject_length + 1;
     }
-    value->claims_length = static_cast<int32>(claims_length);
     if (claims) memcpy(strings, claims, claims_length);
     strings[claims_length] = '\0';
-    strings += claims_length + 1;
-    if (token) memcpy(strings, token, token_length);
-    strings[token_length] = '\0';
     return value;
 }
 
@@ -227,8 +219,7 @@ bool check_context_setting(char** newval, void** extra, GucSource source) {
     }
     if (pending_context != nullptr && strcmp(requested, pending_context->tenant_text) == 0) {
         ContextValue* value = allocate_context_value(pending_context->subject, pending_context->claims,
-                                                     pending_context->allowed, pending_context->allowed_count,
-                                                     pending_context->token);
+                                                     pending_context->allowed, pending_context->allowed_count);
         if (value == nullptr) return false;
         value->has_tenant = true;
         value->is_local = pending_context->is_local;
@@ -411,17 +402,14 @@ struct VerifiedContext {
     char* claims;        // palloc'd
     pg_uuid_t* allowed;  // palloc'd
     int allowed_count;
-    char* token;         // palloc'd
 };
 
 // Runs the core verifier; on refusal fills `failure` instead. No PostgreSQL error is raised here.
-// admit_token_id: count this as the token's one use under tenant_guard.require_jti (set_tenant()),
-// or not (a Citus worker re-verifying the token its coordinator already admitted).
 bool verify_token_text(const char* token, size_t length, const pg_uuid_t* requested, VerifiedContext* out,
-                       CoreFailure* failure, bool admit_token_id = true) {
+                       CoreFailure* failure) {
     TimestampTz now = GetCurrentTimestamp();
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(now));
-    const bool require_jti = settings.require_jti && admit_token_id;
+    const bool require_jti = settings.require_jti;
     return call_core(
         [&] {
             auto keys = current_key_set();
@@ -429,6 +417,7 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
             const core::ClaimPolicy policy = claim_policy_from_settings(false);
             core::VerifiedToken verified =
                 verification_cache().verify(std::string_view(token, length), keys, policy, now_unix);
+            refuse_cluster_key(verified);
             std::optional<core::TenantId> wanted;
             if (requested != nullptr) {
                 wanted.emplace();
@@ -446,7 +435,6 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
             memcpy(out->tenant_text, text.c_str(), kUuidTextLength + 1);
             out->subject = verified.subject ? pstrdup_or_throw(*verified.subject) : nullptr;
             out->claims = pstrdup_or_throw(verified.claims_json);
-            out->token = pstrdup_or_throw(std::string_view(token, length));
         },
         failure);
 }
@@ -454,7 +442,7 @@ bool verify_token_text(const char* token, size_t length, const pg_uuid_t* reques
 void install_context(const VerifiedContext& verified, bool is_local) {
     PendingContext pending{verified.tenant_text, verified.tenant,  is_local,
                            verified.subject,     verified.claims,  verified.allowed,
-                           verified.allowed_count, verified.token};
+                           verified.allowed_count};
     pending_context = &pending;
     PG_TRY();
     {
@@ -516,13 +504,12 @@ void refuse_nil_tenant(const pg_uuid_t* tenant) {
 }
 
 // --- The context a Citus coordinator sends to its workers ----------------------------------------
-// tenant_guard.distributed_context holds "<tenant uuid> <token>". The coordinator sets it with
+// tenant_guard.distributed_context holds "<tenant uuid> <assertion>": a context assertion
+// (core/context_assertion.hpp) signed with tenant_guard.cluster_key. The coordinator sets it with
 // SET LOCAL (see citus.cpp), which Citus repeats at the start of every worker transaction it opens
-// and sends to those already open. A worker accepts it only if the token passes the same checks as
-// in set_tenant() and names that tenant: it holds no more than the application could get by
-// calling set_tenant() with the same token there. It is transaction-scoped whatever way it was set.
-// The jti is not used up again: each worker sees the coordinator's token once per transaction.
-
+// and sends to those already open. A worker accepts it only if the assertion verifies with its own
+// copy of the cluster key, is unexpired and names that tenant. It is transaction-scoped whatever way
+// it was set. The application's token never leaves the coordinator.
 bool refuse_distributed_context(int sqlstate, const char* message) {
     GUC_check_errcode(sqlstate);
     GUC_check_errmsg("%s", message);
@@ -545,7 +532,7 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
                                           "tenant_guard.distributed_context can only be set for a transaction");
     }
     const size_t length = strlen(requested);
-    const char* malformed = "tenant_guard.distributed_context must be a tenant id and a token";
+    const char* malformed = "tenant_guard.distributed_context must be a tenant id and an assertion";
     if (length <= kUuidTextLength + 1 || requested[kUuidTextLength] != ' ')
         return refuse_distributed_context(ERRCODE_INVALID_PARAMETER_VALUE, malformed);
     auto parsed = core::parse_tenant_id(std::string_view(requested, kUuidTextLength));
@@ -563,29 +550,49 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
         *extra = value;
         return true;
     }
-    // Workers see the coordinator's token once per connection and transaction, so they cannot use
-    // up its jti; accepting it here would let anyone replay a token past tenant_guard.require_jti.
-    if (settings.require_jti)
-        return refuse_distributed_context(ERRCODE_FEATURE_NOT_SUPPORTED,
-                                          "tenant_guard.distributed_context is refused while tenant_guard.require_jti is on");
-    const char* token = requested + kUuidTextLength + 1;
-    VerifiedContext verified{};
+    const char* cluster_key = settings.cluster_key;
+    if (cluster_key == nullptr || cluster_key[0] == '\0')
+        return refuse_distributed_context(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                          "tenant_guard.cluster_key is not set on this node");
+    const char* assertion = requested + kUuidTextLength + 1;
+    const size_t assertion_length = length - kUuidTextLength - 1;
+    const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(GetCurrentTimestamp()));
+    const int64 clock_skew = settings.clock_skew_seconds;
+    char* subject = nullptr;
+    char* claims = nullptr;
+    bool names_tenant = false;
     CoreFailure failure;
-    if (!verify_token_text(token, length - kUuidTextLength - 1, &tenant, &verified, &failure, false)) {
-        record_token_refusal(token, length - kUuidTextLength - 1, failure);
+    const bool verified = call_core(
+        [&] {
+            auto keys = current_key_set();
+            if (!keys) throw core::TokenRefused(core::Refusal::NoKeys);
+            const core::ContextAssertion context = core::verify_context_assertion(
+                std::string_view(assertion, assertion_length), *keys, cluster_key, now_unix, clock_skew);
+            names_tenant = memcmp(context.tenant.bytes.data(), tenant.data, UUID_LEN) == 0;
+            subject = context.subject ? pstrdup_or_throw(*context.subject) : nullptr;
+            claims = pstrdup_or_throw(context.claims_json);
+        },
+        &failure);
+    if (!verified) {
+        record_context_refusal(failure.refusal >= 0 ? core::refusal_code(static_cast<core::Refusal>(failure.refusal))
+                                                    : "assertion_refused",
+                               failure.sqlstate, failure.message, &tenant, false, nullptr);
         return refuse_distributed_context(failure.sqlstate, failure.message);
     }
+    if (!names_tenant)
+        return refuse_distributed_context(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                                          "tenant_guard.distributed_context names another tenant than its assertion");
     static const pg_uuid_t nil = {{0}};
-    if (memcmp(verified.tenant.data, nil.data, UUID_LEN) == 0)
+    if (memcmp(tenant.data, nil.data, UUID_LEN) == 0)
         return refuse_distributed_context(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                                           "tenant token rejected: the nil UUID is not a tenant");
-    ContextValue* value = allocate_context_value(verified.subject, verified.claims, verified.allowed,
-                                                 verified.allowed_count, verified.token);
+    ContextValue* value = allocate_context_value(subject, claims, &tenant, 1);
     if (value == nullptr) return false;
     value->has_tenant = true;
     value->is_local = true;
-    value->tenant = verified.tenant;
-    strlcpy(value->tenant_text, verified.tenant_text, sizeof(value->tenant_text));
+    value->tenant = tenant;
+    memcpy(value->tenant_text, requested, kUuidTextLength);
+    value->tenant_text[kUuidTextLength] = '\0';
     value->generation = next_generation++;
     value->transaction_number = transaction_number;
     value->subxid = GetCurrentSubTransactionId();
@@ -665,11 +672,13 @@ void forget_routed_plans() noexcept {
     ResetPlanCache();
 }
 
-uint64_t context_for_workers(const char** tenant_text, const char** token) noexcept {
+uint64_t context_for_workers(WorkerContext* out) noexcept {
     const ContextValue* own = live(active_context);
     if (own == nullptr || own->from_leader || effective_context() != own || loading_tenant != nullptr) return 0;
-    *tenant_text = own->tenant_text;
-    *token = own->token();
+    out->tenant = &own->tenant;
+    out->tenant_text = own->tenant_text;
+    out->subject = own->subject();
+    out->claims = own->claims();
     return own->generation;
 }
 
@@ -817,7 +826,6 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     strlcpy(next.tenant_text, text, sizeof(next.tenant_text));
     next.subject = current->subject() ? pstrdup(current->subject()) : nullptr;
     next.claims = pstrdup(current->claims());
-    next.token = pstrdup(current->token());
     next.allowed_count = current->allowed_count;
     next.allowed = static_cast<pg_uuid_t*>(palloc(sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count)));
     memcpy(next.allowed, current->allowed(), sizeof(pg_uuid_t) * static_cast<size_t>(current->allowed_count));

@@ -46,9 +46,15 @@ const void* routing_tenant() noexcept;
 void note_routed_plan(const void* tenant) noexcept;
 void context_may_have_changed() noexcept;
 void forget_routed_plans() noexcept;
-// The context set here by set_tenant()/switch_tenant() that the workers must receive: its tenant
-// (text) and token, and its generation (0 when there is none to send).
-uint64_t context_for_workers(const char** tenant_text, const char** token) noexcept;
+// The context set here by set_tenant()/switch_tenant() that the workers must receive (pointers into
+// the context's own memory), and its generation; 0 when there is none to send.
+struct WorkerContext {
+    const void* tenant;  // pg_uuid_t
+    const char* tenant_text;
+    const char* subject;  // nullptr: no sub claim
+    const char* claims;
+};
+uint64_t context_for_workers(WorkerContext* out) noexcept;
 // While on, tenant_guard.distributed_context accepts the coordinator's own SET LOCAL unverified.
 void mark_sending_distributed_context(bool sending) noexcept;
 

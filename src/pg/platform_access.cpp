@@ -151,6 +151,7 @@ bool verify_platform_token(const char* token, size_t length, PlatformToken* out,
             // Not through the verification cache: platform access is rare, and a cache flushed by
             // every change of policy would cost the tenants' tokens their hits.
             core::VerifiedToken verified = core::verify_token(std::string_view(token, length), *keys, policy, now_unix);
+            refuse_cluster_key(verified);
             out->platform_admin = core::claim_contains(verified.claims_json, admin_claim ? admin_claim : "roles",
                                                        "platform_admin");
             if (out->platform_admin && require_jti) replay_guard().admit(verified.token_id, verified.times.exp, now_unix);

@@ -80,6 +80,10 @@ void define_settings() {
                              "Restoring a dump: automatic protection stands aside while the dump recreates it.",
                              "Set it for pg_restore / psql sessions that load a dump (PGOPTIONS).",
                              &settings.restoring, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("tenant_guard.cluster_key",
+                               "Key id (kid) of the key that signs a Citus coordinator's context assertions.",
+                               "An HMAC key in every node's JWKS; tokens signed with it are refused as tenant tokens.",
+                               &settings.cluster_key, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable("tenant_guard.admin_claim",
                                "Claim whose value (string, array or space-separated list) names a token's roles.",
                                "A token whose claim holds tenant_admin may read its own tenant's audit ledger.",

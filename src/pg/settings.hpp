@@ -16,6 +16,9 @@ struct Settings {
     char* issuer = nullptr;
     char* audience = nullptr;
     bool allow_session_context = true;
+    // Citus: the kid of the key, in every node's JWKS, that signs the coordinator's context
+    // assertions to its workers (core/context_assertion.hpp). Never accepted for application tokens.
+    char* cluster_key = nullptr;
     // Automatic row-level security (protection.cpp, ddl_trigger.cpp).
     int missing_context = kMissingContextEmpty;
     char* tenant_column = nullptr;

@@ -3,6 +3,8 @@
 #include "postgres.hpp"
 #include "settings.hpp"
 
+#include "../core/refusal.hpp"
+
 
 namespace tenant_guard::pg {
 
@@ -30,6 +32,11 @@ core::ClaimPolicy claim_policy_from_settings(bool platform) {
     policy.audience = settings.audience ? settings.audience : "";
     policy.platform = platform;
     return policy;
+}
+
+void refuse_cluster_key(const core::VerifiedToken& verified) {
+    if (settings.cluster_key != nullptr && settings.cluster_key[0] != '\0' && verified.kid == settings.cluster_key)
+        throw core::TokenRefused(core::Refusal::UnknownKey);
 }
 
 core::TokenCache& verification_cache() noexcept {

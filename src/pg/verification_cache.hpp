@@ -15,5 +15,8 @@ void define_verification_cache_setting();
 // The claim rules the tenant_guard.* settings ask for. Call inside call_core() (it may throw
 // std::bad_alloc); `platform` for begin_platform_access()'s tokens.
 core::ClaimPolicy claim_policy_from_settings(bool platform);
+// Tokens signed with tenant_guard.cluster_key are the nodes' own context assertions, never an
+// application's token: throws TokenRefused(UnknownKey) for them. Call inside call_core().
+void refuse_cluster_key(const core::VerifiedToken& verified);
 
 }  // namespace tenant_guard::pg

@@ -17,7 +17,7 @@ if ! tg_citus_available; then
 fi
 tg_citus_start >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
 trap 'tg_pgbouncer_stop citus; tg_citus_stop' EXIT
-plan 50
+plan 53
 
 T1=11111111-0000-4000-8000-000000000001
 T2=22222222-0000-4000-8000-000000000002
@@ -171,10 +171,10 @@ is "$(as_app 0 -c "CREATE FUNCTION pg_temp.students_seen() RETURNS text LANGUAGE
 # --- Directly on a worker, as the application role ---------------------------------------------------
 forged="${A%?}$( [ "${A: -1}" = A ] && echo B || echo A)"
 is "$(as_app 1 -c "SET tenant_guard.tenant_id = '$T2'")" "42501" "worker: SET tenant_guard.tenant_id is refused"
-is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T2 $A'")" "28000" \
-   "worker: A's token presented as tenant B's context is refused"
+is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1 $A'")" "28000" \
+   "worker: an application's valid token is no assertion: refused"
 is "$(as_app 1 -c "BEGIN" -c "SELECT set_config('tenant_guard.distributed_context', '$T1 $forged', true)")" "28000" \
-   "worker: a token with a forged signature is refused (set_config)"
+   "worker: a forged token is refused (set_config)"
 is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1 eyJhbGciOiJub25lIn0.eyJ0ZW5hbnRfaWQiOiIxMTExMTExMS0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.'")" "28000" \
    "worker: an alg none token is refused"
 is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1'")" "22023" "worker: a context without token is refused"
@@ -220,14 +220,14 @@ is "$out|$(in_tenant "$B" "SELECT 'R:' || string_agg(body, ',') FROM district_no
    "schema|b|Task Count: 1" "schema-based sharding: a tenant table in a distributed schema is protected, isolated and routed"
 
 # --- A worker checks the token with its own keys -------------------------------------------------------
-tg_write_key_set "$TG_CITUS_DIR/other-keys.json"
+tg_write_key_set "$TG_CITUS_DIR/other-keys.json" cluster
 on_worker 2 -q -c "ALTER SYSTEM SET tenant_guard.jwks_file = '$TG_CITUS_DIR/other-keys.json'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 on_worker2_tenant=$(su_q -c "SELECT tenant FROM citus_tokens t JOIN pg_dist_shard_placement p ON p.shardid = get_shard_id_for_distribution_column('students', t.tenant)
                              WHERE p.nodeport = $TG_WORKER2_PORT LIMIT 1")
 tok=$(su_q -c "SELECT token FROM citus_tokens WHERE tenant = '$on_worker2_tenant'")
 is "$(as_app 0 -c "BEGIN" -c "$(set_a "$tok")" -c "SELECT count(*) FROM students" | tail -1)" "28000" \
-   "trust: a worker that does not trust the token's key refuses the coordinator's context"
+   "trust: a worker with another cluster key refuses the coordinator's assertion"
 on_worker 2 -q -c "ALTER SYSTEM RESET tenant_guard.jwks_file" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 
@@ -237,6 +237,39 @@ su_q -q -U district_owner -c "ALTER TABLE enrollments ADD CONSTRAINT enrollments
 as_app 0 -c "BEGIN" -c "$(set_a "$A")" -c "DELETE FROM courses WHERE course_id = 2" -c "COMMIT" >/dev/null
 is "$(su_q -c "SELECT count(*) FILTER (WHERE course_id = 2) || ' ' || count(*) FROM enrollments")" "0 3000" \
    "routing: ON DELETE CASCADE from a reference table, under tenant A, removes every tenant's rows (no orphans)"
+
+# --- What other sessions of the application role can see -------------------------------------------
+# Tenant A's transactions run while another session of the same role watches every worker's
+# pg_stat_activity and the coordinator's citus_stat_activity for the commands Citus sends.
+cat >"$TG_CITUS_DIR/victim.sql" <<'SQL'
+BEGIN;
+SELECT tenant_guard.set_tenant(:token, true) IS NULL;
+SELECT count(*) FROM students;
+COMMIT;
+SQL
+# Watches a view for 3 s from inside the server (the command is on screen for microseconds).
+watch() {  # $1 port, $2 the view
+    psql -X -At -h 127.0.0.1 -p "$1" -U pool_app -c "CREATE TEMP TABLE seen (q text)" -c "
+        DO \$\$ DECLARE started timestamptz := clock_timestamp(); BEGIN
+          WHILE clock_timestamp() < started + interval '3 s' LOOP
+            PERFORM pg_stat_clear_snapshot();
+            INSERT INTO seen SELECT query FROM $2 WHERE query LIKE '%distributed_context%' AND query NOT LIKE '%seen%';
+          END LOOP; END \$\$" -c "SELECT DISTINCT q FROM seen" 2>&1
+}
+pgbench -n -h 127.0.0.1 -p "$TG_COORD_PORT" -U pool_app -M extended -D token="$A" -c 2 -T 5 -f "$TG_CITUS_DIR/victim.sql" postgres >/dev/null 2>&1 &
+victim=$!
+sleep 0.5
+watch "$TG_WORKER1_PORT" pg_stat_activity >"$TG_CITUS_DIR/seen1" &
+watch "$TG_WORKER2_PORT" pg_stat_activity >"$TG_CITUS_DIR/seen2" &
+watch "$TG_COORD_PORT" citus_stat_activity >"$TG_CITUS_DIR/seen0"
+wait
+seen=$(cat "$TG_CITUS_DIR"/seen[012])
+signature=${A##*.}
+assertions=$(grep -o "distributed_context TO '[^']*'" <<<"$seen" | sed -E "s/.* '[0-9a-f-]+ ([^']*)'/\1/" | sort -u)
+ok "$([ -n "$assertions" ] && echo yes)" "exposure: the watchers saw what Citus sends the workers ($(grep -c . <<<"$assertions") distinct assertions)"
+is "$(grep -c -- "$signature" <<<"$seen")" "0" "exposure: tenant A's token never appears there (its signature is nowhere in what the watcher saw)"
+is "$(as_app 0 -c "SELECT tenant_guard.set_tenant('$(head -1 <<<"$assertions")', true)")" "28000" \
+   "exposure: an assertion copied from there is refused by set_tenant() on the coordinator"
 
 # --- pgbouncer in transaction mode in front of the coordinator ---------------------------------------
 TG_DIR=$TG_CITUS_DIR TG_SOCKET_DIR=$TG_CITUS_DIR/node0/socket TG_PORT=$TG_COORD_PORT \

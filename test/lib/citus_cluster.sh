@@ -1,5 +1,6 @@
 # A throwaway Citus cluster: a coordinator and two workers on 127.0.0.1, private ports and
-# socket directories, citus then tenant_guard preloaded on every node, one JWKS file shared by all.
+# socket directories, citus then tenant_guard preloaded on every node, one JWKS file shared by all
+# (with the cluster key, tenant_guard.cluster_key, that signs the coordinator's context assertions).
 # Source it, then:
 #   tg_citus_available           0 when Citus is installed for this PostgreSQL (see scripts/build-citus.sh)
 #   tg_citus_start [dir]         initdb + start the three nodes; exports TG_COORD_PORT, TG_WORKER1_PORT,
@@ -18,7 +19,7 @@ tg_citus_start() {
     mkdir -p "$TG_CITUS_DIR"
     chown "$TG_OS_USER" "$TG_CITUS_DIR" 2>/dev/null || true
     chmod 700 "$TG_CITUS_DIR"
-    tg_write_key_set "$TG_CITUS_DIR/jwks.json"
+    tg_write_key_set "$TG_CITUS_DIR/jwks.json" cluster
     local n port previous=55700
     TG_CITUS_PORTS=()
     for n in 0 1 2; do
@@ -35,6 +36,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir/socket'
 shared_preload_libraries = 'citus,tenant_guard'
 tenant_guard.jwks_file = '$TG_CITUS_DIR/jwks.json'
+tenant_guard.cluster_key = 'tenant_guard-cluster'
 fsync = off
 max_connections = 100
 max_prepared_transactions = 100

@@ -24,18 +24,21 @@ tg_free_port() {
     return 1
 }
 
-# Random HMAC secrets, one per HS algorithm, as a JWKS file only the server user can read.
+# Random HMAC secrets, one per HS algorithm, as a JWKS file only the server user can read; with
+# "cluster" as $2 also the key Citus nodes sign their context assertions with (tenant_guard-cluster).
 tg_write_key_set() {
     local file=$1
-    local k256 k384 k512
+    local k256 k384 k512 cluster=
     k256=$(openssl rand 32 | basenc --base64url | tr -d '=\n')
     k384=$(openssl rand 48 | basenc --base64url | tr -d '=\n')
     k512=$(openssl rand 64 | basenc --base64url | tr -d '=\n')
+    [ "${2:-}" = cluster ] && cluster=",
+  {\"kty\": \"oct\", \"kid\": \"tenant_guard-cluster\", \"alg\": \"HS256\", \"use\": \"sig\", \"k\": \"$(openssl rand 32 | basenc --base64url | tr -d '=\n')\"}"
     cat > "$file" <<JSON
 {"keys": [
   {"kty": "oct", "kid": "district-hs256", "alg": "HS256", "use": "sig", "k": "$k256"},
   {"kty": "oct", "kid": "district-hs384", "alg": "HS384", "use": "sig", "k": "$k384"},
-  {"kty": "oct", "kid": "district-hs512", "alg": "HS512", "use": "sig", "k": "$k512"}
+  {"kty": "oct", "kid": "district-hs512", "alg": "HS512", "use": "sig", "k": "$k512"}$cluster
 ]}
 JSON
     chown "$TG_OS_USER" "$file" 2>/dev/null || true

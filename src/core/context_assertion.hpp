@@ -1,0 +1,39 @@
+// What a Citus coordinator sends its workers instead of the application's token: a short-lived
+// statement, signed with a key only the nodes hold (the cluster key), that the coordinator verified
+// a token for this tenant, with the token's subject and claims. Other sessions may see what a
+// coordinator sends a worker (pg_stat_activity, citus_stat_activity); a bearer token there would
+// open every node to them until it expires, an assertion only the workers, for minutes, and
+// set_tenant() refuses anything signed with the cluster key.
+#pragma once
+#include "no_postgres.hpp"
+
+#include "keys.hpp"
+#include "tenant_uuid.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tenant_guard::core {
+
+struct ContextAssertion {
+    TenantId tenant;
+    std::optional<std::string> subject;
+    std::string claims_json;  // the application token's verified claims (a JSON object)
+};
+
+inline constexpr std::int64_t kAssertionLifetimeSeconds = 120;
+
+// A JWS signed with the cluster key `kid` (an HMAC key of `keys`): {"tg": "context", "tenant",
+// "sub", "claims", "iat", "exp": iat + kAssertionLifetimeSeconds}. Throws InvalidArgument (unusable
+// key, claims that are not an object).
+std::string sign_context_assertion(const ContextAssertion& assertion, const KeySet& keys, const std::string& kid,
+                                   std::int64_t now);
+
+// Verifies an assertion: signed with the key `kid` and no other, unexpired (clock_skew seconds of
+// leeway), well formed. Throws TokenRefused.
+ContextAssertion verify_context_assertion(std::string_view assertion, const KeySet& keys, const std::string& kid,
+                                          std::int64_t now, std::int64_t clock_skew);
+
+}  // namespace tenant_guard::core
