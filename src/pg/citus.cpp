@@ -3,11 +3,12 @@
 //  * The context on the workers. Citus repeats a transaction's SET LOCAL statements on every worker
 //    connection of that transaction (citus.propagate_set_commands = 'local'), and nothing else of
 //    the session. So before a statement runs in a transaction block, the coordinator issues
-//    SET LOCAL tenant_guard.distributed_context = '<tenant> <token>' (with that Citus setting on for
-//    just that statement). Each worker verifies the token itself (context.cpp): a worker trusts no
-//    coordinator, and nobody who lacks a valid token can set it on a worker either. Session-scoped
-//    contexts are sent again in every transaction; a changed context (switch_tenant, reset_tenant)
-//    is sent again at the next statement.
+//    SET LOCAL tenant_guard.distributed_context = '<tenant> <assertion>' (with that Citus setting on
+//    for just that statement): a short-lived assertion signed with the nodes' cluster key
+//    (core/context_assertion.hpp), which each worker verifies (context.cpp). Never the application's
+//    token: what Citus sends is visible to the role's other sessions. Session-scoped contexts are sent
+//    again in every transaction; a changed context (switch_tenant, reset_tenant) at the next
+//    statement; the same one before its assertion is half its lifetime old.
 //  * Routing. Citus prunes shards on quals of the distribution column, never on row-level security
 //    policies, so a policy-only query goes to every shard. The planner hook (which runs before
 //    Citus's) adds `tenant column = '<current tenant>'` to each protected table in the query, where
@@ -42,6 +43,12 @@ const char* const kPropagateSetting = "citus.propagate_set_commands";
 // Marks a plan routed for a tenant: a PlanInvalItem whose cache id no catalog cache uses (plan
 // invalidation compares cache ids, so it never matches), with a hash of the tenant.
 constexpr int kRoutedPlanMark = -0x7467;
+// And makes it a dependent of a pretend function: the plan cache drops the generic plans that
+// depend on a function when that function's catalog entry is invalidated (PlanCacheObjectCallback),
+// and only those, keeping their parsed queries. Raising that invalidation in this backend alone
+// re-plans exactly the routed plans; other caches that hear of "function" 0x7467a11 changing at
+// worst drop an entry.
+constexpr uint32 kRoutedPlanDependency = 0x7467a11;
 
 int citus_state = -1;  // -1 unknown, 0 no, 1 yes
 
@@ -55,6 +62,7 @@ uint64_t sent_generation = 0;
 int64 sent_at = 0;
 
 uint32 tenant_hash(const pg_uuid_t* tenant) { return hash_bytes(tenant->data, UUID_LEN); }
+bool cluster_key_set() { return settings.cluster_key != nullptr && settings.cluster_key[0] != '\0'; }
 
 void run_set_local(const char* value) {
     char* statement = psprintf("SET LOCAL %s TO %s", kDistributedContextSettingName, quote_literal_cstr(value));
@@ -88,7 +96,7 @@ void run_set_local(const char* value) {
 // The assertion that the workers may act for this context: "<tenant> <assertion>".
 char* assertion_for(const WorkerContext& context) {
     const char* cluster_key = settings.cluster_key;
-    if (cluster_key == nullptr || cluster_key[0] == '\0')
+    if (!cluster_key_set())
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("tenant_guard.cluster_key is not set: the tenant context cannot be sent to the Citus workers"),
                         errhint("Name an HMAC key of every node's JWKS in tenant_guard.cluster_key on every node.")));
@@ -260,7 +268,10 @@ PlannedStmt* plan_with_routing(Query* parse, const char* query_string, int curso
         PlanInvalItem* mark = makeNode(PlanInvalItem);
         mark->cacheId = kRoutedPlanMark;
         mark->hashValue = tenant_hash(walk.tenant);
-        result->invalItems = lappend(result->invalItems, mark);
+        PlanInvalItem* dependency = makeNode(PlanInvalItem);
+        dependency->cacheId = PROCOID;
+        dependency->hashValue = kRoutedPlanDependency;
+        result->invalItems = lappend(lappend(result->invalItems, mark), dependency);
         note_routed_plan(walk.tenant);
     }
     return result;
@@ -283,14 +294,23 @@ void refuse_plan_routed_elsewhere(const PlannedStmt* statement) {
     }
 }
 
-bool runs_on_workers(const Plan* plan) {
+bool has_citus_scan(const Plan* plan) {
     if (plan == nullptr) return false;
     if (IsA(plan, CustomScan)) {
         const auto* scan = reinterpret_cast<const CustomScan*>(plan);
         if (scan->methods != nullptr && strncmp(scan->methods->CustomName, "Citus", 5) == 0) return true;
     }
-    return runs_on_workers(plan->lefttree) || runs_on_workers(plan->righttree);
+    return has_citus_scan(plan->lefttree) || has_citus_scan(plan->righttree);
 }
+
+bool runs_on_workers(const PlannedStmt* statement) {
+    if (has_citus_scan(statement->planTree)) return true;
+    ListCell* cell;
+    foreach (cell, statement->subplans)
+        if (has_citus_scan(static_cast<const Plan*>(lfirst(cell)))) return true;
+    return false;
+}
+
 
 void start_execution(QueryDesc* query_desc, int eflags) {
     if (citus_loaded() && !IsParallelWorker() && IsTransactionState()) {
@@ -299,8 +319,9 @@ void start_execution(QueryDesc* query_desc, int eflags) {
         // a tenant suspended since its context was set stops here, on the coordinator.
         if (const auto* tenant = static_cast<const pg_uuid_t*>(routing_tenant())) check_context_tenant(tenant);
         if (IsTransactionBlock()) {
-            send_context_to_workers();
-        } else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && runs_on_workers(query_desc->plannedstmt->planTree)) {
+            // Without a cluster key only a statement that goes to the workers needs (and fails) it.
+            if (cluster_key_set() || runs_on_workers(query_desc->plannedstmt)) send_context_to_workers();
+        } else if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && runs_on_workers(query_desc->plannedstmt)) {
             WorkerContext context{};
             if (context_for_workers(&context) != 0)
                 ereport(ERROR,
@@ -322,6 +343,8 @@ void start_execution(QueryDesc* query_desc, int eflags) {
 
 // Citus defines its settings when it is preloaded, before tenant_guard; a SET of a citus.* name on a
 // server without Citus only makes a placeholder.
+void invalidate_routed_plans() noexcept { CallSyscacheCallbacks(PROCOID, kRoutedPlanDependency); }
+
 bool citus_loaded() {
     if (citus_state < 0) {
 #if PG_VERSION_NUM >= 140000

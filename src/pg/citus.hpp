@@ -16,6 +16,9 @@ bool citus_loaded();
 // already there), never protection or a guard.
 bool citus_internal_command();
 
+// Every saved plan routed to a tenant's shard is re-planned at its next use (its parsed query kept).
+void invalidate_routed_plans() noexcept;
+
 // Planner and executor hooks; a no-op without Citus.
 void install_citus_hooks();
 

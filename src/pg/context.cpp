@@ -19,6 +19,7 @@
 #include "context.hpp"
 
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "key_store.hpp"
 #include "postgres.hpp"
 #include "platform_access.hpp"
@@ -669,7 +670,7 @@ void context_may_have_changed() noexcept {
 void forget_routed_plans() noexcept {
     if (!routed_plans_exist) return;
     routed_plans_exist = false;
-    ResetPlanCache();
+    invalidate_routed_plans();
 }
 
 uint64_t context_for_workers(WorkerContext* out) noexcept {
