@@ -8,16 +8,18 @@ RESET client_min_messages;
 \set VERBOSITY terse
 -- The key the nodes sign their assertions with: here one of the test keys (a superuser setting).
 SET tenant_guard.cluster_key = 'district-hs512';
-CREATE FUNCTION pg_temp.assertion(tenant text, lifetime int, kid text DEFAULT 'district-hs512') RETURNS text
-LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.assertion(tenant text, lifetime int, kid text DEFAULT 'district-hs512', issued_ago int DEFAULT 0)
+RETURNS text LANGUAGE sql AS $$
   SELECT tenant || ' ' || tenant_guard.sign_token(jsonb_build_object(
            'tg', 'context', 'tenant', tenant, 'sub', 'teacher-a',
            'claims', jsonb_build_object('tenant_id', tenant, 'sub', 'teacher-a', 'roles', 'teacher'),
-           'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now())::bigint + lifetime), kid)
+           'iat', extract(epoch FROM now())::bigint - issued_ago,
+           'exp', extract(epoch FROM now())::bigint - issued_ago + lifetime), kid)
 $$;
 SELECT pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60) AS context_a,
        'bbbbbbbb-0000-4000-8000-000000000002 ' || split_part(pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60), ' ', 2) AS a_as_b,
-       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', -600) AS expired_a,
+       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 100, issued_ago => 700) AS expired_a,
+       pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 2) AS short_a,
        pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60, 'district-hs256') AS app_key_a,
        pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 86400) AS long_lived_a,
        'aaaaaaaa-0000-4000-8000-000000000001 ' || tenant_guard.sign_token(jsonb_build_object(
@@ -27,7 +29,9 @@ SELECT pg_temp.assertion('aaaaaaaa-0000-4000-8000-000000000001', 60) AS context_
          'tenant_id', 'aaaaaaaa-0000-4000-8000-000000000001', 'exp', extract(epoch FROM now())::bigint + 600),
          'district-hs512') AS token_with_cluster_key
 \gset
-SELECT regexp_replace(:'context_a', '.$', CASE WHEN right(:'context_a', 1) = 'A' THEN 'B' ELSE 'A' END) AS forged_a \gset
+-- One character of the signature changed (not the last: its spare bits would make it malformed).
+SELECT overlay(:'context_a' PLACING CASE WHEN substr(:'context_a', length(:'context_a') - 10, 1) = 'A' THEN 'B' ELSE 'A' END
+               FROM length(:'context_a') - 10 FOR 1) AS forged_a \gset
 
 CREATE ROLE tg_dist_app;
 SET tenant_guard.auto_index = off;
@@ -59,6 +63,21 @@ SELECT label FROM dist_rows;
 COMMIT;
 SELECT label FROM dist_rows;
 
+-- It holds only until the assertion's exp, whenever it was set: here one that lives 2 seconds.
+BEGIN;
+SET LOCAL tenant_guard.distributed_context = :'short_a';
+SELECT label FROM dist_rows;
+SELECT pg_sleep(3);
+SELECT label FROM dist_rows;
+SELECT tenant_guard.current_tenant();
+COMMIT;
+
+-- A received context is the coordinator's: switch_tenant() cannot build on it.
+BEGIN;
+SET LOCAL tenant_guard.distributed_context = :'context_a';
+SELECT tenant_guard.switch_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+ROLLBACK;
+
 -- A rolled-back savepoint takes it away.
 BEGIN;
 SAVEPOINT s;
@@ -67,9 +86,9 @@ ROLLBACK TO SAVEPOINT s;
 SELECT label FROM dist_rows;
 COMMIT;
 
--- Refused: A's assertion offered as B's context, a forged signature, an expired or long-lived
--- assertion, one signed with an application key, an application's token, alg none, a tenant alone,
--- garbage. Each error names no token.
+-- Refused: A's assertion offered as B's context, a forged signature, a long-lived assertion, one
+-- signed with an application key, an application's token, alg none, a tenant alone, garbage. Each
+-- error names no token. An expired one is taken (Citus replays superseded SETs) but gives nothing.
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'a_as_b';
 ROLLBACK;
@@ -78,6 +97,7 @@ SET LOCAL tenant_guard.distributed_context = :'forged_a';
 ROLLBACK;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'expired_a';
+SELECT label FROM dist_rows;
 ROLLBACK;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'long_lived_a';

@@ -1,5 +1,8 @@
 #include "context_assertion.hpp"
 
+#include <algorithm>
+
+#include "base64url.hpp"
 #include "refusal.hpp"
 #include "strict_json.hpp"
 #include "token.hpp"
@@ -30,7 +33,22 @@ ContextAssertion verify_context_assertion(std::string_view assertion, const KeyS
     policy.tenants_claim = "";
     policy.require_exp = true;
     policy.clock_skew_seconds = clock_skew;
-    const VerifiedToken verified = verify_token(assertion, keys, policy, now);
+    // The signature and claims are checked as of a moment inside the assertion's own window (its exp
+    // read unverified here, all checked below once verified); expiry is the caller's. Anything
+    // unreadable is left to verify_token() to refuse for what it is.
+    std::int64_t verify_at = now;
+    const std::size_t first_dot = assertion.find('.');
+    const std::size_t second_dot = first_dot == std::string_view::npos ? first_dot : assertion.find('.', first_dot + 1);
+    if (second_dot != std::string_view::npos) {
+        const auto unverified_payload = base64url_decode(assertion.substr(first_dot + 1, second_dot - first_dot - 1));
+        const auto unverified = unverified_payload ? parse_strict_json(*unverified_payload) : std::nullopt;
+        if (unverified && unverified->is_object()) {
+            const auto exp = unverified->find("exp");
+            if (exp != unverified->end() && exp->is_number_integer())
+                verify_at = std::min(now, exp->get<std::int64_t>() - 1);
+        }
+    }
+    const VerifiedToken verified = verify_token(assertion, keys, policy, verify_at);
     if (verified.kid != kid) throw TokenRefused(Refusal::UnknownKey);
     const auto payload = parse_strict_json(verified.claims_json);
     if (!payload || !payload->is_object()) throw TokenRefused(Refusal::InvalidClaims);
@@ -38,10 +56,13 @@ ContextAssertion verify_context_assertion(std::string_view assertion, const KeyS
     const auto claims = payload->find("claims");
     if (marker == payload->end() || *marker != kMarker || claims == payload->end() || !claims->is_object())
         throw TokenRefused(Refusal::InvalidClaims);
+    if (!verified.times.exp || !verified.times.iat) throw TokenRefused(Refusal::InvalidClaims);
+    const double exp = *verified.times.exp;
+    const double iat = *verified.times.iat;
+    if (iat > static_cast<double>(now + clock_skew)) throw TokenRefused(Refusal::IssuedInFuture);
     // The assertion must not outlive its purpose: a distant exp is not ours.
-    if (verified.times.exp && *verified.times.exp > static_cast<double>(now + kAssertionLifetimeSeconds + clock_skew))
-        throw TokenRefused(Refusal::InvalidClaims);
-    return ContextAssertion{verified.tenant, verified.subject, claims->dump()};
+    if (exp - iat > static_cast<double>(kAssertionLifetimeSeconds)) throw TokenRefused(Refusal::InvalidClaims);
+    return ContextAssertion{verified.tenant, verified.subject, claims->dump(), static_cast<std::int64_t>(exp)};
 }
 
 }  // namespace tenant_guard::core

@@ -21,6 +21,7 @@ struct ContextAssertion {
     TenantId tenant;
     std::optional<std::string> subject;
     std::string claims_json;  // the application token's verified claims (a JSON object)
+    std::int64_t expires_at = 0;  // its exp (unix seconds)
 };
 
 inline constexpr std::int64_t kAssertionLifetimeSeconds = 120;
@@ -31,8 +32,11 @@ inline constexpr std::int64_t kAssertionLifetimeSeconds = 120;
 std::string sign_context_assertion(const ContextAssertion& assertion, const KeySet& keys, const std::string& kid,
                                    std::int64_t now);
 
-// Verifies an assertion: signed with the key `kid` and no other, unexpired (clock_skew seconds of
-// leeway), well formed. Throws TokenRefused.
+// Verifies an assertion: signed with the key `kid` and no other, well formed, issued no later than
+// now (clock_skew seconds of leeway), living no longer than kAssertionLifetimeSeconds. Throws
+// TokenRefused. Whether it is still in force is for the caller to check at every use (expires_at):
+// Citus replays a transaction's earlier SET LOCALs, expired assertions included, on every worker
+// connection it opens later in that transaction, before the newer one that supersedes them.
 ContextAssertion verify_context_assertion(std::string_view assertion, const KeySet& keys, const std::string& kid,
                                           std::int64_t now, std::int64_t clock_skew);
 

@@ -343,6 +343,22 @@ void start_execution(QueryDesc* query_desc, int eflags) {
 
 // Citus defines its settings when it is preloaded, before tenant_guard; a SET of a citus.* name on a
 // server without Citus only makes a placeholder.
+bool citus_coordinator() {
+    static int coordinator = -1;
+    if (coordinator >= 0) return coordinator == 1;
+    if (!citus_loaded()) return false;
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "tenant_guard: SPI_connect failed");
+    const int status = SPI_execute("SELECT groupid = 0 FROM pg_catalog.pg_dist_local_group", true, 1);
+    bool is_null = true;
+    bool result = false;
+    if (status == SPI_OK_SELECT && SPI_processed == 1)
+        result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null)) && !is_null;
+    SPI_finish();
+    // Not cached until Citus has said: a node becomes a coordinator or worker when it is added.
+    if (status == SPI_OK_SELECT && SPI_processed == 1) coordinator = result ? 1 : 0;
+    return result;
+}
+
 void invalidate_routed_plans() noexcept { CallSyscacheCallbacks(PROCOID, kRoutedPlanDependency); }
 
 bool citus_loaded() {

@@ -9,6 +9,10 @@ namespace tenant_guard::pg {
 // citus is in shared_preload_libraries (before tenant_guard).
 bool citus_loaded();
 
+// This node is a Citus coordinator (its group id is 0): where applications connect. Reads Citus's
+// catalog once per backend; needs a transaction. False without Citus.
+bool citus_coordinator();
+
 // The statement comes from one of Citus's own connections (application_name citus_internal ...):
 // Citus creating a shard, or a worker's copy of a distributed table, and copying the coordinator
 // table's RLS, FORCE, policies and indexes onto it. Any client can claim that application_name, so

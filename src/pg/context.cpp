@@ -55,6 +55,7 @@ struct ContextValue {
     uint64 generation;
     uint64 transaction_number;
     SubTransactionId subxid;
+    int64 expires_at;  // unix seconds; 0: until its scope ends (a Citus assertion's exp otherwise)
     int32 allowed_count;   // tenants the token may act for (switch_tenant), stored first
     int32 subject_length;  // -1: no sub claim
     const pg_uuid_t* allowed() const { return reinterpret_cast<const pg_uuid_t*>(this + 1); }
@@ -122,6 +123,8 @@ inline const ContextValue* live(const ContextValue* value) {
     if (value == nullptr || !value->has_tenant) return nullptr;
     if (value->from_leader) return value;  // the leader cleared dead values before launching us
     if (value->generation < generation_floor) return nullptr;
+    if (value->expires_at != 0 && timestamptz_to_time_t(GetCurrentStatementStartTimestamp()) > value->expires_at)
+        return nullptr;
     if (value->is_local &&
         (value->transaction_number != transaction_number || killed_by_subtransaction_abort(value)))
         return nullptr;
@@ -555,12 +558,18 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
     if (cluster_key == nullptr || cluster_key[0] == '\0')
         return refuse_distributed_context(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                                           "tenant_guard.cluster_key is not set on this node");
+    // Where the applications connect, their contexts come from set_tenant() only: an assertion
+    // seen in the workers' activity must not open the coordinator.
+    if (!IsTransactionState() || citus_coordinator())
+        return refuse_distributed_context(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                                          "tenant_guard.distributed_context is accepted on Citus workers only");
     const char* assertion = requested + kUuidTextLength + 1;
     const size_t assertion_length = length - kUuidTextLength - 1;
     const int64 now_unix = static_cast<int64>(timestamptz_to_time_t(GetCurrentTimestamp()));
     const int64 clock_skew = settings.clock_skew_seconds;
     char* subject = nullptr;
     char* claims = nullptr;
+    int64 expires_at = 0;
     bool names_tenant = false;
     CoreFailure failure;
     const bool verified = call_core(
@@ -572,6 +581,7 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
             names_tenant = memcmp(context.tenant.bytes.data(), tenant.data, UUID_LEN) == 0;
             subject = context.subject ? pstrdup_or_throw(*context.subject) : nullptr;
             claims = pstrdup_or_throw(context.claims_json);
+            expires_at = context.expires_at;
         },
         &failure);
     if (!verified) {
@@ -587,10 +597,12 @@ bool check_distributed_context(char** newval, void** extra, GucSource source) {
     if (memcmp(tenant.data, nil.data, UUID_LEN) == 0)
         return refuse_distributed_context(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                                           "tenant token rejected: the nil UUID is not a tenant");
-    ContextValue* value = allocate_context_value(subject, claims, &tenant, 1);
+    // No tenants to switch among: a received context is the coordinator's, never a base for one here.
+    ContextValue* value = allocate_context_value(subject, claims);
     if (value == nullptr) return false;
     value->has_tenant = true;
     value->is_local = true;
+    value->expires_at = expires_at;
     value->tenant = tenant;
     memcpy(value->tenant_text, requested, kUuidTextLength);
     value->tenant_text[kUuidTextLength] = '\0';
@@ -799,7 +811,10 @@ Datum tg_switch_tenant(PG_FUNCTION_ARGS) {
     if (inside_table_statement()) refuse_inside_table_statement("switch_tenant", true);
     if (PG_ARGISNULL(0)) refuse_and_revoke(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be null", "null_argument");
     const pg_uuid_t* wanted = PG_GETARG_UUID_P(0);
+    // Only a context set here by set_tenant(): one received from a Citus coordinator is not the
+    // session's to build on.
     const ContextValue* current = effective_context();
+    if (current != nullptr && current != live(active_context)) current = nullptr;
     if (current == nullptr) {
         record_context_refusal("no_context", ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "no tenant context is set",
                                nullptr, false, nullptr);

@@ -17,7 +17,7 @@ if ! tg_citus_available; then
 fi
 tg_citus_start >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
 trap 'tg_pgbouncer_stop citus; tg_citus_stop' EXIT
-plan 53
+plan 54
 
 T1=11111111-0000-4000-8000-000000000001
 T2=22222222-0000-4000-8000-000000000002
@@ -268,8 +268,13 @@ signature=${A##*.}
 assertions=$(grep -o "distributed_context TO '[^']*'" <<<"$seen" | sed -E "s/.* '[0-9a-f-]+ ([^']*)'/\1/" | sort -u)
 ok "$([ -n "$assertions" ] && echo yes)" "exposure: the watchers saw what Citus sends the workers ($(grep -c . <<<"$assertions") distinct assertions)"
 is "$(grep -c -- "$signature" <<<"$seen")" "0" "exposure: tenant A's token never appears there (its signature is nowhere in what the watcher saw)"
-is "$(as_app 0 -c "SELECT tenant_guard.set_tenant('$(head -1 <<<"$assertions")', true)")" "28000" \
-   "exposure: an assertion copied from there is refused by set_tenant() on the coordinator"
+copied=$(head -1 <<<"$assertions")
+is "$(as_app 0 -c "SELECT tenant_guard.set_tenant('$copied', true)")|$(as_app 0 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1 $copied'")" \
+   "28000|42501" "exposure: an assertion copied from there opens nothing on the coordinator (set_tenant, distributed_context)"
+# Replayed directly on a worker (which pg_hba should keep applications from) it lasts its 2 minutes,
+# for its tenant, and cannot be turned into a context of the session's own.
+is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1 $copied'" -c "SELECT tenant_guard.switch_tenant('$T1')")" "28000" \
+   "exposure: on a worker, switch_tenant() cannot build on a received context"
 
 # --- pgbouncer in transaction mode in front of the coordinator ---------------------------------------
 TG_DIR=$TG_CITUS_DIR TG_SOCKET_DIR=$TG_CITUS_DIR/node0/socket TG_PORT=$TG_COORD_PORT \
