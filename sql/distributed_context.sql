@@ -67,7 +67,7 @@ SELECT label FROM dist_rows;
 BEGIN;
 SET LOCAL tenant_guard.distributed_context = :'short_a';
 SELECT label FROM dist_rows;
-SELECT pg_sleep(3);
+SELECT pg_sleep(3.5);
 SELECT label FROM dist_rows;
 SELECT tenant_guard.current_tenant();
 COMMIT;

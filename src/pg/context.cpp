@@ -123,7 +123,8 @@ inline const ContextValue* live(const ContextValue* value) {
     if (value == nullptr || !value->has_tenant) return nullptr;
     if (value->from_leader) return value;  // the leader cleared dead values before launching us
     if (value->generation < generation_floor) return nullptr;
-    if (value->expires_at != 0 && timestamptz_to_time_t(GetCurrentStatementStartTimestamp()) > value->expires_at)
+    // RFC 7519: not accepted on or after exp.
+    if (value->expires_at != 0 && timestamptz_to_time_t(GetCurrentStatementStartTimestamp()) >= value->expires_at)
         return nullptr;
     if (value->is_local &&
         (value->transaction_number != transaction_number || killed_by_subtransaction_abort(value)))
