@@ -15,8 +15,13 @@ if ! tg_citus_available; then
     echo "1..0 # SKIP Citus is not installed: scripts/build-citus.sh builds it from ../shared/vendor/citus"
     exit 0
 fi
-tg_citus_start >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
+# The trap before the start: a half-started cluster is stopped too. test/lib/pgbouncer.sh works in
+# $TG_DIR, in front of $TG_SOCKET_DIR:$TG_PORT: the coordinator's.
 trap 'tg_pgbouncer_stop citus; tg_citus_stop' EXIT
+TG_CITUS_DIR=$(mktemp -d /tmp/tenant_guard_citus.XXXXXX)
+TG_DIR=$TG_CITUS_DIR
+tg_citus_start "$TG_CITUS_DIR" >/dev/null || { echo "Bail out! the Citus cluster did not start"; exit 1; }
+TG_SOCKET_DIR=$TG_CITUS_DIR/node0/socket TG_PORT=$TG_COORD_PORT
 plan 54
 
 T1=11111111-0000-4000-8000-000000000001
@@ -277,8 +282,7 @@ is "$(as_app 1 -c "BEGIN" -c "SET LOCAL tenant_guard.distributed_context = '$T1 
    "exposure: on a worker, switch_tenant() cannot build on a received context"
 
 # --- pgbouncer in transaction mode in front of the coordinator ---------------------------------------
-TG_DIR=$TG_CITUS_DIR TG_SOCKET_DIR=$TG_CITUS_DIR/node0/socket TG_PORT=$TG_COORD_PORT \
-    tg_pgbouncer_start citus transaction postgres 3 >/dev/null || echo "# pgbouncer did not start"
+tg_pgbouncer_start citus transaction postgres 3 >/dev/null || echo "# pgbouncer did not start"
 cat >"$TG_CITUS_DIR/pool.sql" <<'SQL'
 \set n random(1, 3)
 SELECT token, tenant FROM citus_tokens WHERE n = :n \gset
