@@ -311,7 +311,6 @@ bool runs_on_workers(const PlannedStmt* statement) {
     return false;
 }
 
-
 void start_execution(QueryDesc* query_desc, int eflags) {
     if (citus_loaded() && !IsParallelWorker() && IsTransactionState()) {
         refuse_plan_routed_elsewhere(query_desc->plannedstmt);

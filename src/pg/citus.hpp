@@ -1,5 +1,5 @@
 // Running under Citus (scale-out): the tenant context on every worker, tenant queries routed to
-// the tenant's shard, and the event trigger standing aside while Citus builds shards. Everything
+// the tenant's shard, and Citus's copies of tenant_guard's policies and index onto shards. Everything
 // here goes through what Citus does with ordinary PostgreSQL statements and plans; tenant_guard
 // neither links to Citus nor reads its memory.
 #pragma once

@@ -42,7 +42,7 @@ extern const char* const kDistributedContextSettingName;
 // platform access. A pg_uuid_t, or nullptr.
 const void* routing_tenant() noexcept;
 // A plan now names this tenant. When a different tenant becomes current, every saved plan of this
-// backend is re-planned (invalidate_routed_plans), so that none routed for one tenant serves another.
+// backend that names one is re-planned (invalidate_routed_plans), so none serves another tenant.
 void note_routed_plan(const void* tenant) noexcept;
 void context_may_have_changed() noexcept;
 void forget_routed_plans() noexcept;

@@ -10,7 +10,6 @@
 //
 // PostgreSQL-style code: no C++ object with a destructor is alive across a call that may ereport().
 #include "audit_capture.hpp"
-#include "citus.hpp"
 #include "postgres.hpp"
 #include "security_events.hpp"
 #include "protection.hpp"
